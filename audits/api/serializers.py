@@ -1,0 +1,125 @@
+from rest_framework import serializers
+
+from audits.models import (
+    CountLine,
+    CountSession,
+    SalesFiling,
+    SalesFilingLine,
+    SignedClosing,
+    SignedClosingLine,
+)
+
+REASONS_HELP = "breakage, suspected_loss, entry_error or other"
+
+
+class CountLineSerializer(serializers.ModelSerializer):
+    lot_number = serializers.CharField(source="batch.lot_number", read_only=True)
+    reason = serializers.CharField(read_only=True, help_text=REASONS_HELP)
+    product = serializers.CharField(source="batch.product.__str__", read_only=True)
+
+    class Meta:
+        model = CountLine
+        fields = ["id", "batch", "lot_number", "product", "counted", "book_quantity", "variance", "reason",
+                  "reason_note", "suspected_loss", "stock_count", "scanned_codes"]
+        read_only_fields = fields
+
+
+class CountSessionSerializer(serializers.ModelSerializer):
+    lines = CountLineSerializer(many=True, read_only=True)
+    holder_name = serializers.CharField(source="holder.name", read_only=True)
+
+    class Meta:
+        model = CountSession
+        fields = ["id", "holder", "holder_name", "status", "note", "opened_by", "opened_at", "closed_by", "closed_at",
+                  "approved_by", "approved_at", "lines"]
+        read_only_fields = fields
+
+
+class CountOpenSerializer(serializers.Serializer):
+    holder = serializers.IntegerField(required=False, help_text="organisation id (inspectors); default: your own")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class CountLineInputSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    counted = serializers.IntegerField(min_value=0)
+
+
+class CountScanSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=80)
+
+
+class CountReasonSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    reason = serializers.CharField(max_length=20, help_text=REASONS_HELP)  # checked by the service
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class CountCloseSerializer(serializers.Serializer):
+    reasons = CountReasonSerializer(many=True, required=False, default=list)
+
+
+class SignedClosingLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SignedClosingLine
+        exclude = ["closing"]
+
+
+class SignedClosingSerializer(serializers.ModelSerializer):
+    lines = SignedClosingLineSerializer(many=True, read_only=True)
+    holder_name = serializers.CharField(source="holder.name", read_only=True)
+    month = serializers.DateField(format="%Y-%m")
+
+    class Meta:
+        model = SignedClosing
+        fields = ["id", "holder", "holder_name", "month", "signed_by", "signed_at", "statement", "previous", "lines"]
+        read_only_fields = fields
+
+
+class ClosingSignSerializer(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-\d{2}$")
+    statement = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class SalesFilingLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SalesFilingLine
+        fields = ["id", "line_number", "sold_on", "customer", "batch", "quantity", "invoice_number"]
+
+
+class SalesFilingSerializer(serializers.ModelSerializer):
+    wholesaler_name = serializers.CharField(source="wholesaler.name", read_only=True)
+    month = serializers.DateField(format="%Y-%m")
+
+    class Meta:
+        model = SalesFiling
+        fields = ["id", "wholesaler", "wholesaler_name", "month", "version", "supersedes", "amendment_reason",
+                  "source", "file_sha256", "row_count", "total_quantity", "due_on", "late", "submitted_by",
+                  "submitted_at"]
+        read_only_fields = fields
+
+
+class SalesFilingRowSerializer(serializers.Serializer):
+    """One row of a JSON filing (shape only: the rules are checked by the service with
+    line numbers)."""
+
+    date = serializers.CharField(allow_blank=True)
+    customer = serializers.CharField(allow_blank=True, required=False, default="")
+    customer_credit_code = serializers.CharField(allow_blank=True)
+    drug = serializers.CharField(allow_blank=True)
+    specification = serializers.CharField(allow_blank=True)
+    batch = serializers.CharField(allow_blank=True)
+    quantity = serializers.CharField(allow_blank=True)
+    invoice_number = serializers.CharField(allow_blank=True)
+
+
+class SalesFilingInputSerializer(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-\d{2}$")
+    amendment_reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    rows = SalesFilingRowSerializer(many=True, required=False)
+    file = serializers.FileField(required=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("rows")) == bool(attrs.get("file")):
+            raise serializers.ValidationError("send either rows (JSON) or a file (CSV or XLSX)")
+        return attrs

@@ -1,0 +1,143 @@
+"""Writing to the audit trail. Every service that changes data calls `audit_record` inside
+its transaction; the entry commits or rolls back with the change it describes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import ipaddress
+import json
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from audits.chain import canonical_body, entry_hash
+from audits.context import client_ip, current_request
+from audits.models import GENESIS_HASH, AuditEntry
+
+# Fields never copied into the trail, and fields stored only masked (with a digest so that a
+# change is still visible): sensitive personal data must not leak through the audit log.
+NEVER_AUDITED = {"password", "last_login"}
+AUDIT_LOCK_KEY = 0x4155_4449_54  # "AUDIT"
+
+
+def _masked(value: str) -> dict:
+    from backend.models import mask_resident_id
+
+    return {"masked": mask_resident_id(value), "sha256": hashlib.sha256(value.encode()).hexdigest()[:16]}
+
+
+def _jsonable(value):
+    if isinstance(value, dt.datetime | dt.date | dt.time | decimal.Decimal | uuid.UUID):
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    if hasattr(value, "name") and hasattr(value, "storage"):  # FieldFile
+        return value.name or ""
+    return value
+
+
+def snapshot(instance: models.Model) -> dict:
+    """The instance's concrete field values as plain JSON (FKs by id; sensitive fields masked)."""
+    masked = set(getattr(instance, "AUDIT_MASKED_FIELDS", ()))
+    data = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in NEVER_AUDITED:
+            continue
+        value = getattr(instance, field.attname)
+        if field.name in masked and value:
+            data[field.attname] = _masked(str(value))
+        else:
+            data[field.attname] = _jsonable(value)
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def lock_chain() -> None:
+    """Serialise appenders. PostgreSQL: a transaction-scoped advisory lock. SQLite: writers are
+    already serialised by IMMEDIATE transactions (one writer at a time)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
+
+
+def _actor_and_org(actor):
+    request = current_request()
+    if actor is None and request is not None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            actor = user
+    if actor is None:
+        return None, "", None
+    return actor.pk, actor.get_username(), getattr(actor, "organisation_id", None)
+
+
+def _subject_organisation(instance):
+    """The organisation a record belongs to, if the model says (AUDIT_ORGANISATION_FIELD)."""
+    from backend.models import Organisation
+
+    if isinstance(instance, Organisation):
+        return instance
+    path = getattr(instance, "audit_organisation", None)
+    if callable(path):
+        return path()
+    return None
+
+
+def audit_record(
+    *,
+    action: str,
+    instance: models.Model | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    transition: str = "",
+    actor=None,
+    subject_organisation=None,
+) -> AuditEntry:
+    """Append one entry to the chain. Call inside the transaction that makes the change;
+    keep it the last step so the chain lock is held briefly."""
+    if instance is not None:
+        object_type = object_type or instance._meta.label_lower
+        object_id = object_id or str(instance.pk)
+        if subject_organisation is None:
+            subject_organisation = _subject_organisation(instance)
+        if after is None and action in ("create", "update", "transition"):
+            after = snapshot(instance)
+    actor_id, actor_username, organisation_id = _actor_and_org(actor)
+    jurisdiction_code = ""
+    if instance is not None and instance._meta.label_lower == "backend.jurisdiction":
+        jurisdiction_code = instance.code
+    elif subject_organisation is not None:
+        jurisdiction_code = subject_organisation.jurisdiction.code
+    elif actor is not None and getattr(actor, "organisation", None) is not None:
+        jurisdiction_code = actor.organisation.jurisdiction.code
+    ip = client_ip(current_request())
+    if ip:
+        try:
+            ip = ipaddress.ip_address(ip).compressed
+        except ValueError:
+            ip = None
+
+    with transaction.atomic():
+        lock_chain()
+        last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        header = {
+            "seq": seq,
+            "created_at": timezone.now(),
+            "actor_id": actor_id,
+            "actor_username": actor_username,
+            "organisation_id": organisation_id,
+            "subject_organisation_id": subject_organisation.pk if subject_organisation is not None else None,
+            "jurisdiction_code": jurisdiction_code,
+            "ip": ip or "",
+            "action": action,
+            "transition": transition,
+            "object_type": object_type or "",
+            "object_id": str(object_id or ""),
+            "prev_hash": prev_hash,
+        }
+        body = canonical_body(before, after)
+        return AuditEntry.objects.create(body=body, hash=entry_hash(header, body), **header)

@@ -1,0 +1,61 @@
+import datetime as dt
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+
+from backend.models import Licence, Organisation, Person
+
+
+class OrganisationFilter(django_filters.FilterSet):
+    jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label="jurisdiction code (and below)")
+
+    class Meta:
+        model = Organisation
+        fields = ["kind", "jurisdiction", "credit_code"]
+
+    def filter_jurisdiction(self, queryset, name, value):
+        from backend.models import Jurisdiction
+
+        node = Jurisdiction.objects.filter(code=value).first() if value.isdigit() else None
+        if node is None and value.isdigit():
+            node = Jurisdiction.objects.filter(pk=value).first()
+        if node is None:
+            return queryset.none()
+        return queryset.filter(jurisdiction__code__startswith=node.prefix)
+
+
+class PersonFilter(django_filters.FilterSet):
+    class Meta:
+        model = Person
+        fields = ["organisation", "position"]
+
+
+class LicenceFilter(django_filters.FilterSet):
+    holder_organisation = django_filters.NumberFilter()
+    holder_person = django_filters.NumberFilter()
+    holder = django_filters.NumberFilter(method="filter_holder", label="organisation id: its licences and its people's")
+    valid_on = django_filters.DateFilter(method="filter_valid_on", label="valid on this date")
+    expiring_within = django_filters.NumberFilter(
+        method="filter_expiring", min_value=0, max_value=3650, label="valid today and expiring within N days",
+    )
+
+    class Meta:
+        model = Licence
+        fields = ["kind", "holder_organisation", "holder_person"]
+
+    def filter_holder(self, queryset, name, value):
+        return queryset.filter(Q(holder_organisation=value) | Q(holder_person__organisation=value))
+
+    def filter_valid_on(self, queryset, name, value: dt.date):
+        return queryset.filter(
+            Q(valid_from__lte=value),
+            Q(valid_until__isnull=True) | Q(valid_until__gte=value),
+            Q(revoked_at__isnull=True) | Q(revoked_at__gt=value),
+        )
+
+    def filter_expiring(self, queryset, name, value):
+        today = timezone.localdate()
+        return self.filter_valid_on(queryset, name, today).filter(
+            valid_until__isnull=False, valid_until__lte=today + dt.timedelta(days=int(value)),
+        )

@@ -1,0 +1,109 @@
+"""Writes to the who-registry. Each is one transaction and leaves one audit entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from audits.services import audit_record, snapshot
+from backend.errors import Conflict
+from backend.models import Jurisdiction, Licence, Organisation, Person, normalise_resident_id, normalise_uscc
+
+
+def _save(instance, *, actor, before: dict | None = None, action: str | None = None, transition: str = ""):
+    """Validate, save and audit one registry row (inside the caller's transaction)."""
+    instance.full_clean()
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:  # a concurrent writer got there first
+        raise Conflict(_("The record conflicts with an existing one."), code="duplicate",
+                       details={"reason": str(exc).splitlines()[0]}) from exc
+    audit_record(
+        action=action or ("update" if before is not None else "create"),
+        instance=instance, before=before, actor=actor, transition=transition,
+    )
+    return instance
+
+
+def _apply(instance, fields: dict) -> dict:
+    before = snapshot(instance)
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    return before
+
+
+@transaction.atomic
+def jurisdiction_create(*, actor, **fields) -> Jurisdiction:
+    return _save(Jurisdiction(**fields), actor=actor)
+
+
+@transaction.atomic
+def jurisdiction_update(*, actor, jurisdiction: Jurisdiction, **fields) -> Jurisdiction:
+    before = _apply(jurisdiction, fields)
+    return _save(jurisdiction, actor=actor, before=before)
+
+
+def _normalise_org(fields: dict) -> dict:
+    if fields.get("credit_code"):
+        fields["credit_code"] = normalise_uscc(fields["credit_code"])
+    return fields
+
+
+@transaction.atomic
+def organisation_create(*, actor, **fields) -> Organisation:
+    return _save(Organisation(**_normalise_org(fields)), actor=actor)
+
+
+@transaction.atomic
+def organisation_update(*, actor, organisation: Organisation, **fields) -> Organisation:
+    before = _apply(organisation, _normalise_org(fields))
+    return _save(organisation, actor=actor, before=before)
+
+
+def _normalise_person(fields: dict) -> dict:
+    if fields.get("resident_id"):
+        fields["resident_id"] = normalise_resident_id(fields["resident_id"])
+    return fields
+
+
+@transaction.atomic
+def person_create(*, actor, **fields) -> Person:
+    return _save(Person(**_normalise_person(fields)), actor=actor)
+
+
+@transaction.atomic
+def person_update(*, actor, person: Person, **fields) -> Person:
+    before = _apply(person, _normalise_person(fields))
+    return _save(person, actor=actor, before=before)
+
+
+def person_sensitive_read(*, actor, person: Person) -> None:
+    """Record that `actor` saw the person's full resident ID."""
+    with transaction.atomic():
+        audit_record(action="sensitive_read", instance=person, actor=actor, transition="resident_id")
+
+
+@transaction.atomic
+def licence_create(*, actor, **fields) -> Licence:
+    return _save(Licence(**fields), actor=actor)
+
+
+@transaction.atomic
+def licence_update(*, actor, licence: Licence, **fields) -> Licence:
+    before = _apply(licence, fields)
+    return _save(licence, actor=actor, before=before)
+
+
+@transaction.atomic
+def licence_revoke(*, actor, licence: Licence, on: dt.date, reason: str) -> Licence:
+    if licence.revoked_at is not None:
+        raise Conflict(_("The licence was already revoked on %(date)s.") % {"date": licence.revoked_at},
+                       code="licence_already_revoked")
+    if not reason.strip():
+        raise ValidationError({"reason": _("a revocation needs a reason")})
+    before = _apply(licence, {"revoked_at": on, "revoked_reason": reason.strip()})
+    return _save(licence, actor=actor, before=before, action="transition", transition="revoke")

@@ -1,0 +1,52 @@
+"""Who sees which rows.
+
+- Members (pharmacists, physicians, wholesaler clerks) see their own organisation's records.
+- Inspectors and office administrators see everything in their jurisdiction and below
+  (administrative division codes are hierarchical: a prefix match is the subtree).
+- Superusers (the Django admin's operators) see everything.
+- Anonymous users see nothing (the API answers 401 before getting here).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+
+def sees_everything(user) -> bool:
+    return bool(user.is_authenticated and user.is_superuser)
+
+
+def scope(queryset: QuerySet, user, *organisation_paths: str) -> QuerySet:
+    """Filter `queryset` to what `user` may see. Each path leads from the row to the
+    organisation that owns it ("" when the row is an Organisation)."""
+    if not user.is_authenticated:
+        return queryset.none()
+    if sees_everything(user):
+        return queryset
+    if user.organisation_id is None or not user.role:
+        return queryset.none()
+    condition = Q()
+    for path in organisation_paths:
+        prefix = f"{path}__" if path else ""
+        if user.is_authority:
+            condition |= Q(**{f"{prefix}jurisdiction__code__startswith": user.jurisdiction_prefix})
+        else:
+            condition |= Q(**{f"{prefix}pk": user.organisation_id})
+    return queryset.filter(condition).distinct() if len(organisation_paths) > 1 else queryset.filter(condition)
+
+
+def in_jurisdiction(user, jurisdiction) -> bool:
+    """Is `jurisdiction` within the user's own (authorities only)?"""
+    if sees_everything(user):
+        return True
+    if not user.is_authority or jurisdiction is None:
+        return False
+    return jurisdiction.code.startswith(user.jurisdiction_prefix)
+
+
+def is_office_admin(user) -> bool:
+    return sees_everything(user) or (user.is_authenticated and user.role == "office_admin" and user.is_authority)
+
+
+def is_member_of(user, organisation) -> bool:
+    return bool(organisation is not None and user.is_authenticated and user.organisation_id == organisation.pk)

@@ -1,0 +1,306 @@
+"""Shapes of the drug-chain API. Serializers check shape; services enforce the rules."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from backend.models import Organisation, Person, normalise_resident_id, validate_resident_id
+from inventory.models import (
+    Batch,
+    Dispense,
+    DispenseRefusal,
+    Disposal,
+    DrugProduct,
+    Intake,
+    PackCode,
+    Seizure,
+    Shipment,
+    ShipmentLine,
+    ShipmentRefusal,
+    StockMovement,
+)
+
+
+class DrugProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DrugProduct
+        fields = ["id", "generic_name", "generic_name_en", "brand_names", "strength", "form", "pack_size",
+                  "counting_unit", "approval_number", "manufacturer", "traceability_product_code", "gtins",
+                  "active"]
+        read_only_fields = fields
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    product_name = serializers.CharField(source="product.__str__", read_only=True)
+    expired = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = ["id", "product", "product_name", "lot_number", "expiry_printed", "expiry_date",
+                  "manufactured_on", "expired", "created_at"]
+        read_only_fields = fields
+
+    def get_expired(self, batch: Batch) -> bool:
+        return batch.is_expired_on(timezone.localdate())
+
+
+class StockPositionSerializer(serializers.Serializer):
+    """A cached position, from `selectors.stock_position_rows` (plain rows: balances are read
+    often and for many batches at once)."""
+
+    id = serializers.IntegerField()
+    holder = serializers.IntegerField(source="holder_id")
+    holder_name = serializers.CharField(source="holder__name")
+    batch = serializers.IntegerField(source="batch_id")
+    lot_number = serializers.CharField(source="batch__lot_number")
+    expiry_date = serializers.DateField(source="batch__expiry_date")
+    product = serializers.IntegerField(source="batch__product_id")
+    product_name = serializers.SerializerMethodField()
+    in_transit = serializers.BooleanField()
+    quantity = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+    def get_product_name(self, row) -> str:
+        return f"{row['batch__product__generic_name']} {row['batch__product__strength']}"
+
+    def to_representation(self, row):  # the fields above, without per-field machinery
+        return {"id": row["id"], "holder": row["holder_id"], "holder_name": row["holder__name"],
+                "batch": row["batch_id"], "lot_number": row["batch__lot_number"],
+                "expiry_date": row["batch__expiry_date"].isoformat(), "product": row["batch__product_id"],
+                "product_name": self.get_product_name(row), "in_transit": row["in_transit"],
+                "quantity": row["quantity"], "updated_at": self.fields["updated_at"].to_representation(row["updated_at"])}
+
+
+class BalanceAsOfSerializer(serializers.Serializer):
+    holder = serializers.IntegerField(source="holder_id")
+    batch = serializers.IntegerField(source="batch_id")
+    in_transit = serializers.BooleanField()
+    quantity = serializers.IntegerField()
+    as_of = serializers.DateField()
+
+
+class StockMovementSerializer(serializers.ModelSerializer):
+    """A stock-card row. Points at its document by id only: no patient data."""
+
+    lot_number = serializers.CharField(source="batch.lot_number", read_only=True)
+    product = serializers.IntegerField(source="batch.product_id", read_only=True)
+    balance_after = serializers.IntegerField(read_only=True, allow_null=True, default=None,
+                                             help_text="running balance (stock card: filter by holder and batch)")
+
+    class Meta:
+        model = StockMovement
+        fields = ["id", "holder", "batch", "lot_number", "product", "in_transit", "quantity", "balance_after", "kind",
+                  "occurred_at", "recorded_at", "actor", "corrects", "note", "intake", "shipment_line",
+                  "dispense", "disposal", "seizure", "stock_count"]
+        read_only_fields = fields
+
+
+class MovementCorrectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class IntakeSerializer(serializers.ModelSerializer):
+    lot_number = serializers.CharField(source="batch.lot_number", read_only=True)
+    product = serializers.IntegerField(source="batch.product_id", read_only=True)
+
+    class Meta:
+        model = Intake
+        fields = ["id", "wholesaler", "supplier_name", "batch", "product", "lot_number", "quantity",
+                  "invoice_number", "received_at", "recorded_by", "recorded_at"]
+        read_only_fields = fields
+
+
+class IntakeWriteSerializer(serializers.Serializer):
+    """Name an existing batch, or product + lot number + printed expiry to register it."""
+
+    batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all(), required=False)
+    product = serializers.PrimaryKeyRelatedField(queryset=DrugProduct.objects.all(), required=False)
+    lot_number = serializers.CharField(max_length=40, required=False)
+    expiry_printed = serializers.CharField(max_length=20, required=False)
+    manufactured_on = serializers.DateField(required=False, allow_null=True)
+    quantity = serializers.IntegerField(min_value=1)
+    invoice_number = serializers.CharField(max_length=60)
+    supplier_name = serializers.CharField(max_length=200)
+    received_at = serializers.DateTimeField(required=False)
+    pack_codes = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list)
+
+    def validate(self, attrs):
+        if attrs.get("batch") is None and not all(attrs.get(k) for k in ("product", "lot_number", "expiry_printed")):
+            raise serializers.ValidationError(
+                {"batch": "name a batch, or product, lot_number and expiry_printed"}, code="batch_required")
+        return attrs
+
+
+class ShipmentLineSerializer(serializers.ModelSerializer):
+    lot_number = serializers.CharField(source="batch.lot_number", read_only=True)
+    product = serializers.IntegerField(source="batch.product_id", read_only=True)
+    discrepancy = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ShipmentLine
+        fields = ["id", "batch", "lot_number", "product", "quantity", "received_quantity", "received_at",
+                  "discrepancy"]
+        read_only_fields = fields
+
+    def get_discrepancy(self, line) -> dict | None:
+        d = getattr(line, "discrepancy", None)
+        if d is None:
+            return None
+        return {"kind": d.kind, "shipped": d.shipped, "received": d.received, "difference": d.difference,
+                "note": d.note}
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    lines = ShipmentLineSerializer(many=True, read_only=True)
+    sender_name = serializers.CharField(source="sender.name", read_only=True)
+    recipient_name = serializers.CharField(source="recipient.name", read_only=True)
+
+    class Meta:
+        model = Shipment
+        fields = ["id", "kind", "status", "sender", "sender_name", "recipient", "recipient_name", "reference",
+                  "created_by", "created_at", "dispatched_at", "dispatched_by", "closed_at", "closed_by",
+                  "rejection_reason", "lines"]
+        read_only_fields = fields
+
+
+class ShipmentLineWriteSerializer(serializers.Serializer):
+    batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all())
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class ShipmentWriteSerializer(serializers.Serializer):
+    recipient = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    reference = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    lines = ShipmentLineWriteSerializer(many=True, allow_empty=False)
+
+
+class ShipmentDispatchSerializer(serializers.Serializer):
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class ReceiptLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    received_quantity = serializers.IntegerField(min_value=0)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class ShipmentReceiveSerializer(serializers.Serializer):
+    lines = ReceiptLineSerializer(many=True, required=False)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class ShipmentRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class ShipmentRefusalSerializer(serializers.ModelSerializer):
+    sender_name = serializers.CharField(source="sender.name", read_only=True)
+    recipient_name = serializers.CharField(source="recipient.name", read_only=True)
+
+    class Meta:
+        model = ShipmentRefusal
+        fields = ["id", "shipment", "sender", "sender_name", "recipient", "recipient_name", "attempted_by",
+                  "attempted_at", "code", "message", "clauses", "lines"]
+        read_only_fields = fields
+
+
+class DispenseListSerializer(serializers.ModelSerializer):
+    """Lists carry masked identifiers only."""
+
+    patient_name_masked = serializers.CharField(read_only=True)
+    patient_resident_id_masked = serializers.CharField(read_only=True)
+    physician_name = serializers.CharField(source="physician.name", read_only=True)
+    product = serializers.IntegerField(source="batch.product_id", read_only=True)
+    lot_number = serializers.CharField(source="batch.lot_number", read_only=True)
+    has_midterm_certificate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dispense
+        fields = ["id", "institution", "occurred_at", "patient_name_masked", "patient_resident_id_masked",
+                  "gestational_weeks", "batch", "lot_number", "product", "pack_code", "quantity", "dose",
+                  "prescription_number", "physician", "physician_name", "pharmacist", "emergency",
+                  "papers_due_by", "has_midterm_certificate", "recorded_at"]
+        read_only_fields = fields
+
+    def get_has_midterm_certificate(self, d) -> bool:
+        return bool(d.midterm_certificate_number)
+
+
+class DispenseDetailSerializer(DispenseListSerializer):
+    """Full register entry, for the institution's own pharmacists and physicians and the
+    jurisdiction's inspectors (each read is audited)."""
+
+    emergency_physicians = serializers.SerializerMethodField()
+
+    class Meta(DispenseListSerializer.Meta):
+        fields = [*DispenseListSerializer.Meta.fields, "patient_name", "patient_age", "patient_address",
+                  "patient_resident_id", "birth_permit", "children_count", "pregnancy_status",
+                  "midterm_certificate_number", "midterm_certificate_office", "emergency_physicians"]
+        read_only_fields = fields
+
+    def get_emergency_physicians(self, d) -> list[int]:
+        return [p.pk for p in d.emergency_physicians.all()] if d.emergency else []
+
+
+class DispenseWriteSerializer(serializers.Serializer):
+    occurred_at = serializers.DateTimeField(required=False)
+    patient_name = serializers.CharField(max_length=100)
+    patient_age = serializers.IntegerField(min_value=10, max_value=70)
+    patient_address = serializers.CharField(max_length=300)
+    patient_resident_id = serializers.CharField(max_length=18, required=False, allow_blank=True, default="")
+    birth_permit = serializers.ChoiceField(choices=Dispense.BirthPermit.choices)
+    children_count = serializers.IntegerField(min_value=0, max_value=20)
+    pregnancy_status = serializers.CharField(max_length=200)
+    gestational_weeks = serializers.IntegerField(min_value=0, max_value=45)
+    batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all(), required=False)
+    pack_code = serializers.SlugRelatedField(slug_field="code", queryset=PackCode.objects.all(), required=False)
+    quantity = serializers.IntegerField(min_value=1)
+    dose = serializers.CharField(max_length=100)
+    prescription_number = serializers.CharField(max_length=60)
+    physician = serializers.PrimaryKeyRelatedField(queryset=Person.objects.prefetch_related("licences"))
+    midterm_certificate_number = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    midterm_certificate_office = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    emergency = serializers.BooleanField(required=False, default=False)
+    emergency_physicians = serializers.PrimaryKeyRelatedField(queryset=Person.objects.prefetch_related("licences"),
+                                                              many=True,
+                                                              required=False, default=list)
+
+    def validate_patient_resident_id(self, value: str) -> str:
+        value = normalise_resident_id(value.strip().upper()) if value else ""
+        if value:
+            validate_resident_id(value)
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("batch") is None and attrs.get("pack_code") is None:
+            raise serializers.ValidationError({"batch": "name the batch or scan a pack code"}, code="batch_required")
+        return attrs
+
+
+class DispenseRefusalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DispenseRefusal
+        fields = ["id", "institution", "attempted_by", "attempted_at", "code", "message", "clauses", "physician",
+                  "batch", "quantity", "prescription_number"]
+        read_only_fields = fields
+
+
+class DisposalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Disposal
+        fields = ["id", "holder", "batch", "quantity", "reason", "note", "witness_name", "witness", "occurred_at",
+                  "recorded_by", "recorded_at"]
+        read_only_fields = ["id", "holder", "recorded_by", "recorded_at"]
+        extra_kwargs = {"occurred_at": {"required": False}, "witness_name": {"required": False, "allow_blank": True},
+                        "quantity": {"min_value": 1}}
+
+
+class SeizureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Seizure
+        fields = ["id", "holder", "authority", "batch", "quantity", "case_reference", "note", "occurred_at",
+                  "inspector", "recorded_at"]
+        read_only_fields = ["id", "authority", "inspector", "recorded_at"]
+        extra_kwargs = {"occurred_at": {"required": False}, "quantity": {"min_value": 1}}

@@ -1,0 +1,96 @@
+"""Posting to the stock ledger: the only code that writes StockMovement and StockPosition.
+
+`post` takes legs (holder, batch, bucket, signed quantity), locks every touched position in
+primary-key order (`inventory.locking`), refuses a leg that would make a position negative
+(409 `insufficient_stock`; the CHECK constraint would refuse it anyway), appends the
+movements and updates the cached positions in the same transaction. Call it inside the
+service's transaction, just before the document's audit entry.
+
+Audit: every movement is on the audit trail inside the entry of the document that caused
+it (`describe(movements)` goes into that entry's `after["movements"]`); a correction, which
+has no document, gets an entry of its own (`object_type` inventory.stockmovement).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backend.errors import Conflict
+from inventory.errors import InsufficientStock
+from inventory.locking import lock_positions
+from inventory.models import StockMovement, StockPosition
+
+
+@dataclass(frozen=True)
+class Leg:
+    holder_id: int
+    batch_id: int
+    quantity: int
+    in_transit: bool = False
+    document: dict | None = None  # e.g. {"shipment_line": line}; defaults to the posting's
+    occurred_at: dt.datetime | None = None  # defaults to the posting's
+
+    @property
+    def key(self):
+        return (self.holder_id, self.batch_id, self.in_transit)
+
+
+def post(*, legs: list[Leg], kind: str, actor, occurred_at: dt.datetime, document: dict | None = None,
+         idempotency_key: str | None = None, corrects: StockMovement | None = None,
+         note: str = "") -> list[StockMovement]:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger.post must run inside the service's transaction")
+    legs = [leg for leg in legs if leg.quantity != 0]
+    if not legs:
+        return []
+    positions = lock_positions(leg.key for leg in legs)
+    totals: dict = {}
+    for leg in legs:
+        totals[leg.key] = totals.get(leg.key, 0) + leg.quantity
+    for key, delta in totals.items():
+        available = positions[key].quantity
+        if available + delta < 0:
+            holder_id, batch_id, in_transit = key
+            raise InsufficientStock(
+                _("Not enough stock: %(available)d available, %(requested)d requested.")
+                % {"available": available, "requested": -delta},
+                details={"holder": holder_id, "batch": batch_id, "in_transit": in_transit,
+                         "available": available, "requested": -delta},
+            )
+    movements = []
+    for index, leg in enumerate(legs):
+        docs = leg.document if leg.document is not None else (document or {})
+        movements.append(StockMovement(
+            holder_id=leg.holder_id, batch_id=leg.batch_id, in_transit=leg.in_transit, quantity=leg.quantity,
+            kind=kind, occurred_at=leg.occurred_at or occurred_at, actor=actor if getattr(actor, "pk", None) else None,
+            idempotency_key=f"{idempotency_key}#{index}" if idempotency_key else None,
+            corrects=corrects, note=note, **docs,
+        ))
+    # No savepoint here: an IntegrityError (a constraint caught a concurrent writer) ends
+    # the service's transaction anyway, and we re-raise it as a domain error.
+    try:
+        movements = StockMovement.objects.bulk_create(movements)
+        now = timezone.now()
+        for key, delta in totals.items():
+            StockPosition.objects.filter(pk=positions[key].pk).update(quantity=F("quantity") + delta, updated_at=now)
+    except IntegrityError as exc:
+        text = str(exc)
+        if "idempotency_key" in text:
+            raise Conflict(_("This change was already recorded."), code="duplicate_movement") from exc
+        if "quantity_not_negative" in text or "CHECK" in text.upper():
+            raise InsufficientStock() from exc
+        raise
+    return movements
+
+
+def describe(movements: list[StockMovement]) -> list[dict]:
+    """Movements as they go into the audit entry of their document."""
+    return [{"id": m.pk, "holder": m.holder_id, "batch": m.batch_id, "in_transit": m.in_transit,
+             "quantity": m.quantity, "kind": m.kind, "occurred_at": m.occurred_at.isoformat()}
+            for m in movements]

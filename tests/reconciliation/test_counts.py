@@ -1,0 +1,128 @@
+"""Count sessions (账物相符): lines entered or scanned, closed against the books, every
+variance explained, approved into adjustments; suspected loss flagged for the alerts."""
+
+import pytest
+
+from audits import counts
+from audits.models import CountLine, CountSession
+from inventory.models import PackCode, StockMovement, StockPosition
+from tests.conftest import error_of
+from tests.inventory.factories import BatchFactory, DrugProductFactory, stock_institution
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stocked(county):
+    product = DrugProductFactory(pack_size=6)
+    b1, b2, b3 = (BatchFactory(product=product) for _ in range(3))
+    for b in (b1, b2, b3):
+        stock_institution(county, b, 30)
+    return b1, b2, b3
+
+
+def book(county, batch) -> int:
+    return StockPosition.objects.get(holder=county.hospital, batch=batch, in_transit=False).quantity
+
+
+def test_count_close_approve_through_the_api(county, stocked, client_for):
+    b1, b2, b3 = stocked
+    client = client_for(county.pharmacist)
+    session = client.post("/api/counts/", {"note": "月末盘点"}, format="json").json()
+    url = f"/api/counts/{session['id']}/"
+    assert session["holder"] == county.hospital.pk and session["status"] == "open"
+    client.post(url + "lines/", {"batch": b1.pk, "counted": 30}, format="json")
+    client.post(url + "lines/", {"batch": b2.pk, "counted": 28}, format="json")
+    client.post(url + "lines/", {"batch": b3.pk, "counted": 25}, format="json")
+    response = client.post(url + "close/", {"reasons": [{"batch": b2.pk, "reason": "breakage", "note": "摔碎"}]},
+                           format="json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "variance_needs_reason"
+    assert [(x["batch"], x["variance"]) for x in error["details"]["lines"]] == [(b3.pk, -5)]
+    assert CountSession.objects.get().status == "open"
+    response = client.post(url + "close/", {"reasons": [
+        {"batch": b2.pk, "reason": "breakage", "note": "摔碎"},
+        {"batch": b3.pk, "reason": "suspected_loss", "note": "药柜门锁损坏"}]}, format="json")
+    assert response.status_code == 200, response.json()
+    lines = {x["batch"]: x for x in response.json()["lines"]}
+    assert (lines[b1.pk]["variance"], lines[b2.pk]["variance"], lines[b3.pk]["variance"]) == (0, -2, -5)
+    assert lines[b3.pk]["suspected_loss"] is True and lines[b2.pk]["suspected_loss"] is False
+    assert book(county, b3) == 30  # closing alone changes nothing
+    response = client.post(url + "approve/")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "approved"
+    assert (book(county, b1), book(county, b2), book(county, b3)) == (30, 28, 25)
+    adjustments = StockMovement.objects.filter(kind="adjustment", holder=county.hospital)
+    assert sorted(adjustments.values_list("quantity", flat=True)) == [-5, -2]
+    assert all(line.stock_count_id for line in CountLine.objects.exclude(variance=0))
+    assert list(counts.suspected_losses(county.inspector).values_list("batch_id", flat=True)) == [b3.pk]
+
+
+def test_an_uncounted_batch_is_counted_as_zero(county, stocked):
+    b1, b2, b3 = stocked
+    session = counts.count_session_open(actor=county.pharmacist)
+    counts.count_line_set(actor=county.pharmacist, session=session, batch=b1, counted=30)
+    with pytest.raises(Exception) as exc:
+        counts.count_session_close(actor=county.pharmacist, session=session)
+    assert exc.value.code == "variance_needs_reason"
+    assert sorted(x["batch"] for x in exc.value.details["lines"]) == [b2.pk, b3.pk]
+
+
+def test_scanning_adds_a_pack_once(county, stocked):
+    b1, _b2, _b3 = stocked
+    PackCode.objects.create(code="81234560000000000001", kind="traceability", batch=b1)
+    session = counts.count_session_open(actor=county.pharmacist)
+    line = counts.count_line_scan(actor=county.pharmacist, session=session, code="81234560000000000001")
+    assert line.counted == 6
+    with pytest.raises(Exception) as exc:
+        counts.count_line_scan(actor=county.pharmacist, session=session, code="81234560000000000001")
+    assert exc.value.code == "pack_already_counted"
+
+
+def test_inspector_opens_a_count_during_a_visit(county, stocked, client_for):
+    b1, _b2, _b3 = stocked
+    response = client_for(county.inspector).post("/api/counts/", {"holder": county.hospital.pk}, format="json")
+    assert response.status_code == 201
+    assert client_for(county.other.inspector).post(
+        "/api/counts/", {"holder": county.hospital.pk}, format="json").status_code == 403
+    assert client_for(county.clerk).post(
+        "/api/counts/", {"holder": county.hospital.pk}, format="json").status_code == 403
+    session = CountSession.objects.get()
+    counts.count_line_set(actor=county.inspector, session=session, batch=b1, counted=30)
+    # The inspector cannot approve adjustments: the custodian does.
+    counts.count_session_close(actor=county.inspector, session=session,
+                               reasons={b.pk: ("other", "未清点") for b in stocked[1:]})
+    with pytest.raises(Exception) as exc:
+        counts.count_session_approve(actor=county.inspector, session=session)
+    assert exc.value.status_code == 403
+
+
+def test_books_moved_since_close(county, stocked):
+    b1, _b2, _b3 = stocked
+    session = counts.count_session_open(actor=county.pharmacist)
+    for b, n in zip(stocked, (29, 30, 30), strict=True):
+        counts.count_line_set(actor=county.pharmacist, session=session, batch=b, counted=n)
+    counts.count_session_close(actor=county.pharmacist, session=session, reasons={b1.pk: ("entry_error", "")})
+    stock_institution(county, b1, 5)
+    with pytest.raises(Exception) as exc:
+        counts.count_session_approve(actor=county.pharmacist, session=session)
+    assert exc.value.code == "count_stale"
+
+
+def test_a_closed_count_takes_no_more_lines(county, stocked):
+    session = counts.count_session_open(actor=county.pharmacist)
+    for b in stocked:
+        counts.count_line_set(actor=county.pharmacist, session=session, batch=b, counted=30)
+    counts.count_session_close(actor=county.pharmacist, session=session)
+    with pytest.raises(Exception) as exc:
+        counts.count_line_set(actor=county.pharmacist, session=session, batch=stocked[0], counted=1)
+    assert exc.value.code == "count_invalid_state"
+
+
+def test_sessions_are_visible_to_their_holder_and_county(county, stocked, client_for):
+    counts.count_session_open(actor=county.pharmacist)
+    assert client_for(county.pharmacist).get("/api/counts/").json()["count"] == 1
+    assert client_for(county.inspector).get("/api/counts/").json()["count"] == 1
+    assert client_for(county.clerk).get("/api/counts/").json()["count"] == 0
+    assert client_for(county.other.office_admin).get("/api/counts/").json()["count"] == 0
