@@ -30,6 +30,7 @@ from audits import periods
 from audits.closing import COLUMNS, closing_rows
 from audits.errors import NotPermitted
 from audits.models import SignedClosing
+from audits.selectors import audit_chain_head
 from backend import visibility
 from backend.models import Organisation, User
 
@@ -61,6 +62,17 @@ class Form:
     rows: list[list] = field(default_factory=list)
     footer: str = ""
     widths: list[float] | None = None
+    chain_head: str = ""
+    chain_head_at: dt.datetime | None = None
+
+    @property
+    def proof(self) -> str:
+        """The audit-trail head line printed under the form (issue 7, monthly proof)."""
+        if not self.chain_head:
+            return ""
+        at = timezone.localtime(self.chain_head_at or timezone.now())
+        return (f"审计链校验值（截至 {at:%Y-%m-%d %H:%M}）：{self.chain_head}    "
+                f"核验：manage.py verify_audit_trail --against {self.chain_head}")
 
     @property
     def subtitle(self) -> str:
@@ -166,10 +178,16 @@ def sales_summary(*, user, wholesaler: Organisation, month: dt.date) -> Form:
 
 def build(kind: str, *, user, organisation: Organisation, month: dt.date) -> Form:
     if kind == "usage-register":
-        return usage_register(user=user, institution=organisation, month=month)
-    if kind == "drug-summary":
-        return drug_summary(user=user, holder=organisation, month=month)
-    return sales_summary(user=user, wholesaler=organisation, month=month)
+        form = usage_register(user=user, institution=organisation, month=month)
+    elif kind == "drug-summary":
+        form = drug_summary(user=user, holder=organisation, month=month)
+    else:
+        form = sales_summary(user=user, wholesaler=organisation, month=month)
+    # The head when the form is generated: it covers every entry behind the form's figures,
+    # late entries about the month included.
+    form.chain_head_at = timezone.now()
+    form.chain_head = audit_chain_head()
+    return form
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -198,6 +216,8 @@ def render_xlsx(form: Form) -> bytes:
         ws.append(row)
     ws.append([])
     ws.append([form.footer])
+    if form.proof:
+        ws.append([form.proof])
     for i, width in enumerate(form.widths or [], start=1):
         ws.column_dimensions[ws.cell(row=3, column=i).column_letter].width = max(8, width / 5)
     out = io.BytesIO()
@@ -257,6 +277,7 @@ def render_pdf(form: Form) -> bytes:
     ]))
     story = [Paragraph(form.title, title), Spacer(1, 4 * mm), Paragraph(form.subtitle, normal), Spacer(1, 3 * mm),
              table, Spacer(1, 5 * mm), Paragraph(form.footer, normal),
+             *([Paragraph(form.proof, normal)] if form.proof else []),
              Paragraph(f"生成时间：{timezone.localtime():%Y-%m-%d %H:%M}（由台账自动生成）", normal)]
     doc.build(story)
     return out.getvalue()

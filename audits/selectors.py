@@ -96,6 +96,14 @@ def _first_problem_python(chunk_size: int) -> tuple[int, int, str] | None:
     return None
 
 
+def audit_chain_head() -> str:
+    """The chain head now, as "seq:hash". Printed on monthly forms and reports, it lets
+    anyone check later, with `verify_audit_trail --against <head>`, that nothing written
+    up to the moment of printing was rewritten since."""
+    seq, hash_ = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first() or (0, GENESIS_HASH)
+    return f"{seq}:{hash_}"
+
+
 def audit_chain_verify(*, against: str | None = None, independent: bool = False,
                        chunk_size: int = 10000) -> ChainReport:
     """Check the whole chain; name the first entry that was edited, deleted, inserted or

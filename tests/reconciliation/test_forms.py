@@ -49,7 +49,8 @@ def test_usage_register_cell_by_cell(county, month, small_month, client_for):
                        "米非司酮片 25 mg", b1.lot_number, "200 mg × 1", physician, pharmacist]
     assert rows[5] == [None] * 13
     assert rows[6][0].startswith("共 2 例")
-    assert len(rows) == 7
+    assert rows[7][0].startswith("审计链校验值")
+    assert len(rows) == 8
 
 
 def test_usage_register_masks_patients_for_the_office(county, month, small_month, client_for):
@@ -143,3 +144,23 @@ def test_generated_at_is_local_time(county, month, small_month):
     form = forms.sales_summary(user=county.clerk, wholesaler=county.wholesaler, month=month.month)
     small_month["shipment"].refresh_from_db()
     assert form.rows[0][0] == timezone.localtime(small_month["shipment"].dispatched_at).strftime("%Y-%m-%d")
+
+
+def test_forms_print_the_audit_chain_head(county, month, small_month, client_for):
+    """Monthly proof (issue 7): the printed head is the chain's head when the form was made,
+    and `verify_audit_trail --against` accepts it until an entry up to it is rewritten."""
+    from django.core.management import CommandError, call_command
+
+    from audits.models import AuditEntry
+
+    head = AuditEntry.objects.order_by("-seq").first()
+    expected = f"{head.seq}:{head.hash}"
+    response = client_for(county.pharmacist).get(f"/api/forms/drug-summary.xlsx?month={month.month:%Y-%m}")
+    proof = sheet_rows(response.content)[-1][0]
+    assert proof.startswith("审计链校验值") and expected in proof
+    response = client_for(county.pharmacist).get(f"/api/forms/drug-summary.pdf?month={month.month:%Y-%m}")
+    text = pypdfium2.PdfDocument(response.content)[0].get_textpage().get_text_range()
+    assert f"{head.seq}:{head.hash[:16]}" in text.replace("\r", "").replace("\n", "")
+    call_command("verify_audit_trail", against=expected)
+    with pytest.raises(CommandError, match="printed head"):
+        call_command("verify_audit_trail", against=f"{head.seq}:{'0' * 64}")
