@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 
 from audits.chain import HEADER_FIELDS, entry_hash
 from audits.models import GENESIS_HASH, AuditEntry
@@ -57,25 +57,44 @@ def _pg_header_sql() -> str:
 
 
 def _first_problem_postgresql() -> tuple[int, int, str] | None:
-    """The whole check in one pass inside PostgreSQL (its sha256, the same formula as
-    audits.chain): seq contiguous from 1, each prev_hash equal to the previous hash, each
-    hash equal to SHA-256(header from the columns + "\\n" + body)."""
+    """The whole check inside PostgreSQL (its sha256, the same formula as audits.chain), in
+    two passes over one snapshot:
+
+    - hashes: each hash equal to SHA-256(header from the columns + "\\n" + body). Row by
+      row with no ordering, so PostgreSQL spreads it over parallel workers (`seq + 0` keeps
+      the planner from walking the seq index instead);
+    - order: seq contiguous from 1, each prev_hash equal to the previous entry's hash. A
+      window over (seq, hash, prev_hash) only, which is cheap.
+
+    The first problem is the one with the lowest seq (order before hash at the same seq)."""
     table = AuditEntry._meta.db_table
-    sql = f"""
+    hashes = f"""
+        SELECT min(seq + 0) FROM {table}
+        WHERE encode(sha256(convert_to({_pg_header_sql()} || E'\\n' || body, 'UTF8')), 'hex') <> hash
+    """  # noqa: S608 (no user input: table and column names are ours)
+    order = f"""
         WITH c AS (
-            SELECT id, seq, hash, prev_hash,
+            SELECT id, seq, prev_hash,
                    row_number() OVER (ORDER BY seq) AS rn,
-                   lag(hash, 1, %s) OVER (ORDER BY seq) AS actual_prev,
-                   encode(sha256(convert_to({_pg_header_sql()} || E'\\n' || body, 'UTF8')), 'hex') AS computed
+                   lag(hash, 1, %s) OVER (ORDER BY seq) AS actual_prev
             FROM {table}
         )
-        SELECT seq, id, CASE WHEN seq <> rn THEN 'seq' WHEN prev_hash <> actual_prev THEN 'link' ELSE 'hash' END
-        FROM c WHERE seq <> rn OR prev_hash <> actual_prev OR computed <> hash
+        SELECT seq, id, CASE WHEN seq <> rn THEN 'seq' ELSE 'link' END
+        FROM c WHERE seq <> rn OR prev_hash <> actual_prev
         ORDER BY seq LIMIT 1
-    """  # noqa: S608 (no user input: table and column names are ours)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [GENESIS_HASH])
-        return cursor.fetchone()
+    """  # noqa: S608
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:  # both passes see one snapshot, whatever is appended meanwhile
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(order, [GENESIS_HASH])
+        order_problem = cursor.fetchone()
+        cursor.execute(hashes)
+        (bad_seq,) = cursor.fetchone()
+        if bad_seq is not None and (order_problem is None or bad_seq < order_problem[0]):
+            cursor.execute(f"SELECT id FROM {table} WHERE seq = %s ORDER BY id LIMIT 1", [bad_seq])  # noqa: S608
+            return bad_seq, cursor.fetchone()[0], "hash"
+        return order_problem
 
 
 def _first_problem_python(chunk_size: int) -> tuple[int, int, str] | None:
