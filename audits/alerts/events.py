@@ -1,0 +1,210 @@
+"""Event-driven alert rules: a source row is written, and after its transaction commits the
+matching alert is raised.
+
+| source row | alert | severity |
+| --- | --- | --- |
+| `inventory.ShipmentRefusal` (a dispatch a rule refused) | shipment_refused | high |
+| `inventory.ShipmentDiscrepancy` shortage / overage | receipt_shortage / receipt_overage | medium |
+| `audits.CountLine` closed as suspected loss or theft | count_suspected_loss | high |
+| `scanning.ScanAnomaly` pack dispensed twice / at two holders | pack_dispensed_twice / pack_at_two_holders | high |
+| `audits.Discrepancy` of a cross-party kind (账账相符) | cross_party_mismatch | medium (low: shipped, not yet received) |
+
+Rows saved one by one reach us through `post_save` receivers connected in
+`AlertsConfig.ready()`, so the services that write them do not know about alerts. Rows
+written with `bulk_create` (no signal) are handed over explicitly by their service with
+`rows_created(Model, rows)`: shipment discrepancies and scan anomalies.
+
+The alert is raised in `transaction.on_commit`: a rolled-back write raises nothing, and an
+alert that fails is logged and never breaks the business write. A missed event (a crash
+between commit and callback, a row written by a script) is caught by `run_alert_rules`,
+which sweeps the same sources (`audits.alerts.rules.sweep_*`) with the same builders below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.utils.translation import gettext as _
+
+from audits.context import request_context
+
+logger = logging.getLogger(__name__)
+
+CROSS_PARTY_KINDS = ("quantity_mismatch", "filed_not_shipped", "shipped_not_filed", "shipped_not_received")
+PACK_ANOMALY_KINDS = ("pack_dispensed_twice", "pack_at_two_holders")
+
+
+def _ev(instance_or_label, pk=None) -> dict:
+    if pk is None:
+        return {"type": instance_or_label._meta.label_lower, "id": instance_or_label.pk}
+    return {"type": instance_or_label, "id": pk}
+
+
+# --- builders: one source row -> the arguments of alert_raise (or None) --------------------
+
+
+def refusal_alert(refusal) -> dict:
+    return {
+        "type": "shipment_refused", "severity": "high", "subject": refusal, "organisation": refusal.sender,
+        "summary": _("%(sender)s tried to ship termination drugs to %(recipient)s: %(message)s")
+        % {"sender": refusal.sender, "recipient": refusal.recipient, "message": refusal.message},
+        "evidence": [_ev(refusal), *([_ev("inventory.shipment", refusal.shipment_id)] if refusal.shipment_id else []),
+                     _ev("backend.organisation", refusal.recipient_id)],
+        "figures": {"code": refusal.code, "clauses": refusal.clauses, "lines": refusal.lines},
+    }
+
+
+def shipment_discrepancy_alert(discrepancy) -> dict:
+    line = discrepancy.line
+    shipment = line.shipment
+    shortage = discrepancy.kind == "shortage"
+    return {
+        "type": "receipt_shortage" if shortage else "receipt_overage", "severity": "medium",
+        "subject": discrepancy, "organisation": shipment.recipient,
+        "summary": (_("%(recipient)s received %(received)d of %(shipped)d from %(sender)s (%(batch)s)")
+                    % {"recipient": shipment.recipient, "received": discrepancy.received,
+                       "shipped": discrepancy.shipped, "sender": shipment.sender, "batch": line.batch.lot_number}),
+        "evidence": [_ev(discrepancy), _ev("inventory.shipment", shipment.pk), _ev("inventory.shipmentline", line.pk),
+                     _ev("inventory.batch", line.batch_id), _ev("backend.organisation", shipment.sender_id)],
+        "figures": {"shipped": discrepancy.shipped, "received": discrepancy.received,
+                    "difference": discrepancy.received - discrepancy.shipped},
+    }
+
+
+def count_line_alert(line) -> dict | None:
+    if not line.suspected_loss or not line.variance:
+        return None
+    holder = line.session.holder
+    return {
+        "type": "count_suspected_loss", "severity": "high", "subject": line, "organisation": holder,
+        "summary": _("%(holder)s counted %(counted)d of %(batch)s against %(book)d on the books: suspected loss "
+                     "or theft") % {"holder": holder, "counted": line.counted, "batch": line.batch.lot_number,
+                                    "book": line.book_quantity or 0},
+        "evidence": [_ev(line), _ev("audits.countsession", line.session_id), _ev("inventory.batch", line.batch_id)],
+        "figures": {"counted": line.counted, "book_quantity": line.book_quantity, "variance": line.variance,
+                    "note": line.reason_note},
+    }
+
+
+def scan_anomaly_alert(anomaly) -> dict | None:
+    if anomaly.kind not in PACK_ANOMALY_KINDS or anomaly.pack_code_id is None or anomaly.holder_id is None:
+        return None
+    twice = anomaly.kind == "pack_dispensed_twice"
+    pack = anomaly.pack_code
+    summary = (_("Pack %(code)s was dispensed a second time at %(holder)s") if twice
+               else _("Pack %(code)s was seen at %(holder)s after %(other)s"))
+    return {
+        "type": anomaly.kind, "severity": "high", "subject": pack, "organisation": anomaly.holder,
+        "summary": summary % {"code": pack.code, "holder": anomaly.holder, "other": anomaly.other_holder or "-"},
+        "evidence": [_ev(anomaly), _ev("scanning.scanlog", anomaly.scan_id), _ev("inventory.batch", pack.batch_id),
+                     *(_ev("inventory.dispense", d) for d in anomaly.dispenses or []),
+                     *([_ev("backend.organisation", anomaly.other_holder_id)] if anomaly.other_holder_id else [])],
+        "figures": {"details": anomaly.details},
+    }
+
+
+def discrepancy_alert(row) -> dict | None:
+    if row.kind not in CROSS_PARTY_KINDS or row.resolved_at is not None:
+        return None
+    from audits.models import Discrepancy
+
+    documents = row.documents or {}
+    evidence = [_ev(row), *([_ev("backend.organisation", row.wholesaler_id)] if row.wholesaler_id else []),
+                *([_ev("backend.organisation", row.holder_id)] if row.holder_id else []),
+                *([_ev("inventory.batch", row.batch_id)] if row.batch_id else [])]
+    for name, label in (("filings", "audits.salesfiling"), ("shipments", "inventory.shipment")):
+        evidence.extend(_ev(label, pk) for pk in documents.get(name, []))
+    return {
+        "type": "cross_party_mismatch", "severity": "low" if row.kind == "shipped_not_received" else "medium",
+        "subject": row, "organisation": row.wholesaler or row.holder, "jurisdiction": row.jurisdiction_code,
+        "summary": _("%(month)s: %(kind)s between %(wholesaler)s and %(holder)s")
+        % {"month": row.month.strftime("%Y-%m"), "kind": Discrepancy.Kind(row.kind).label,
+           "wholesaler": row.wholesaler or "-", "holder": row.holder or "-"},
+        "evidence": evidence, "figures": {"kind": row.kind, **(row.figures or {})},
+    }
+
+
+# --- raising after commit ------------------------------------------------------------------
+
+
+def raise_from(builder: Callable, rows: Iterable) -> list:
+    """Raise the alert `builder` makes of each row, as the system (not the user whose write
+    caused it). Returns the alerts (`was_created` tells the new ones from those already
+    open). A failing row is logged and skipped."""
+    from audits.alerts.services import alert_raise
+
+    alerts = []
+    with request_context(None):
+        for row in rows:
+            try:
+                kwargs = builder(row)
+                if kwargs is not None:
+                    alerts.append(alert_raise(**kwargs))
+            except Exception:  # an alert must never break anything else
+                logger.exception("alert rule %s failed on %s #%s", builder.__name__, type(row).__name__,
+                                 getattr(row, "pk", None))
+    return alerts
+
+
+def _after_commit(builder: Callable, model, pks: list[int], related: tuple[str, ...]) -> None:
+    def run():
+        try:
+            rows = list(model.objects.select_related(*related).filter(pk__in=pks).order_by("pk"))
+            raise_from(builder, rows)
+        except Exception:
+            logger.exception("alerts after commit failed for %s %s", model.__name__, pks)
+
+    transaction.on_commit(run, robust=True)
+
+
+SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
+    "inventory.shipmentrefusal": (refusal_alert, ("sender__jurisdiction", "recipient")),
+    "inventory.shipmentdiscrepancy": (shipment_discrepancy_alert,
+                                      ("line__batch", "line__shipment__recipient__jurisdiction",
+                                       "line__shipment__sender")),
+    "audits.countline": (count_line_alert, ("session__holder__jurisdiction", "batch")),
+    "scanning.scananomaly": (scan_anomaly_alert, ("pack_code", "holder__jurisdiction", "other_holder")),
+    "audits.discrepancy": (discrepancy_alert, ("wholesaler__jurisdiction", "holder__jurisdiction")),
+}
+
+
+def rows_created(model, rows: Iterable) -> None:
+    """For services that write source rows with `bulk_create` (no post_save): raise their
+    alerts after the transaction commits."""
+    try:
+        pks = [row.pk for row in rows if row.pk is not None]
+        if pks:
+            builder, related = SOURCES[model._meta.label_lower]
+            _after_commit(builder, model, pks, related)
+    except Exception:
+        logger.exception("alerts: could not schedule %s", model.__name__)
+
+
+def _wanted(label: str, instance, created: bool) -> bool:
+    if label == "audits.countline":  # flagged at the count's close, which saves an existing line
+        return bool(instance.suspected_loss and instance.variance)
+    if label == "audits.discrepancy":
+        return created and instance.kind in CROSS_PARTY_KINDS
+    return created
+
+
+def _receiver(sender, instance, created, raw=False, **kwargs):
+    if raw:  # fixtures
+        return
+    label = sender._meta.label_lower
+    try:
+        if _wanted(label, instance, created):
+            builder, related = SOURCES[label]
+            _after_commit(builder, sender, [instance.pk], related)
+    except Exception:
+        logger.exception("alerts: could not schedule %s #%s", label, getattr(instance, "pk", None))
+
+
+def connect() -> None:
+    from django.apps import apps
+
+    for label in SOURCES:
+        post_save.connect(_receiver, sender=apps.get_model(label), dispatch_uid=f"alerts:{label}")

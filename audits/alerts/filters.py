@@ -1,0 +1,29 @@
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from audits.alerts.models import Alert, AlertStatus, AlertType, Severity
+from backend.models import Jurisdiction
+
+
+class AlertFilter(django_filters.FilterSet):
+    """`?jurisdiction=430421` (that division and below), `?type=`, `?severity=`, `?status=`
+    (each repeatable: `?status=open&status=acknowledged`), `?organisation=`, `?subject_type=`
+    with `?subject_id=`, `?occurrence=2026-10`, `?raised_after=` / `?raised_before=`."""
+
+    jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label=_("jurisdiction code (and below)"))
+    type = django_filters.MultipleChoiceFilter(choices=AlertType.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
+    raised_after = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+
+    class Meta:
+        model = Alert
+        fields = ["jurisdiction", "type", "severity", "status", "organisation", "subject_type", "subject_id",
+                  "occurrence", "raised_after", "raised_before"]
+
+    def filter_jurisdiction(self, queryset, name, value):
+        node = Jurisdiction.objects.filter(code=value.strip()).first() if value.strip().isdigit() else None
+        if node is None:
+            return queryset.none()
+        return queryset.filter(jurisdiction_code__startswith=node.prefix)
