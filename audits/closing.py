@@ -30,6 +30,7 @@ from audits.errors import NotPermitted, PeriodNotOver, PeriodSigned
 from audits.models import SignedClosing, SignedClosingLine
 from audits.services import audit_record
 from backend import visibility
+from backend.errors import InvalidInput
 from backend.models import Organisation, User
 
 COLUMNS = ("received", "returned", "dispatched", "dispensed", "disposed", "seized", "adjusted", "corrected",
@@ -198,14 +199,27 @@ def _line_dict(line: SignedClosingLine) -> dict:
 
 @transaction.atomic
 def closing_sign(*, actor, month: dt.date, holder: Organisation | None = None, statement: str = "",
-                 today: dt.date | None = None) -> SignedClosing:
+                 today: dt.date | None = None, signed_at: dt.datetime | None = None) -> SignedClosing:
     """The custodian signs the month off: the figures are computed and stored, never to
     change. Refused for a month not yet over (`period_not_over`) or already signed
-    (`period_signed`)."""
+    (`period_signed`). `signed_at` (default now) records when it was signed, e.g. by the
+    demo seeder back-dating the signatures of past months; it may be neither in the future
+    (`signed_at_in_future`) nor before the month is over (`period_not_over`)."""
     holder = holder or getattr(actor, "organisation", None)
     if holder is None or not (visibility.is_member_of(actor, holder)
                               and actor.role in {User.Role.PHARMACIST, User.Role.WHOLESALER_CLERK}):
         raise NotPermitted(_("Only the holder's custodian (pharmacist or clerk) signs its monthly closing."))
+    now = timezone.now()
+    if signed_at is None:
+        signed_at = now
+    elif timezone.is_naive(signed_at):
+        signed_at = timezone.make_aware(signed_at)
+    if signed_at > now:
+        raise InvalidInput(_("A closing cannot be signed in the future."), code="signed_at_in_future",
+                           details={"signed_at": signed_at.isoformat()})
+    if signed_at < periods.month_bounds(month)[1]:
+        raise PeriodNotOver(_("A month can be signed only after it is over."),
+                            details={"month": month.strftime("%Y-%m"), "signed_at": signed_at.isoformat()})
     holder = Organisation.objects.select_related("jurisdiction").select_for_update().get(pk=holder.pk)
     if not periods.is_over(month, today=today):
         raise PeriodNotOver()
@@ -213,7 +227,7 @@ def closing_sign(*, actor, month: dt.date, holder: Organisation | None = None, s
         raise PeriodSigned(details={"holder": holder.pk, "month": month.strftime("%Y-%m")})
     rows = closing_rows(month, holder_ids=[holder.pk])
     previous = SignedClosing.objects.filter(holder=holder, month=periods.previous_month(month)).first()
-    closing = SignedClosing.objects.create(holder=holder, month=month, signed_by=actor, signed_at=timezone.now(),
+    closing = SignedClosing.objects.create(holder=holder, month=month, signed_by=actor, signed_at=signed_at,
                                            statement=statement[:300], previous=previous)
     SignedClosingLine.objects.bulk_create([
         SignedClosingLine(closing=closing, holder=holder, month=month, batch_id=batch_id,

@@ -12,8 +12,9 @@ holder's custodian signs the monthly closing. Planted for the inspectors:
   shortage in its month);
 - 集兵镇中心卫生院 has not signed last month's closing (the filing status shows it missing).
 
-The closings are signed when the demo is seeded (a signature is dated when it is made), so
-the filing status shows the institutions' earlier months as filed late. Idempotent: a second
+Each closing is dated the 3rd of the following month (before the 5th, when it is due), or
+the moment of seeding when that is earlier, so the office's filing status shows only the
+planted late filer as late and only the planted closing as missing. Idempotent: a second
 run finds the demo filings and changes nothing.
 """
 
@@ -54,6 +55,26 @@ def _sales_rows(wholesaler, month: dt.date) -> list[dict]:
              "invoice_number": line.shipment.reference or f"DN-{line.shipment_id}"} for line in lines]
 
 
+def _approved_in(org, month: dt.date) -> bool:
+    """Whether the organisation's termination approval covered part of the month (the rule of
+    `filings.filing_status`)."""
+    from django.db.models import Q
+
+    from backend.models import Licence
+
+    return Licence.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=month), holder_organisation=org,
+        valid_from__lt=periods.next_month(month), revoked_at__isnull=True,
+        kind=Licence.Kind.TERMINATION_APPROVAL).exists()
+
+
+def closing_signed_at(month: dt.date, holder, now: dt.datetime) -> dt.datetime:
+    """When the demo's custodian signed the month: the 3rd of the next month at 10:00 (or the
+    due day, if the jurisdiction sets an earlier one), never later than `now`."""
+    day = min(periods.next_month(month).replace(day=3), periods.due_on(month, holder.jurisdiction))
+    return min(timezone.make_aware(dt.datetime.combine(day, dt.time(10))), now)
+
+
 def late_filing_month(demo) -> dict:
     """The month whose sales summary the second wholesaler files 3 days late: the latest month
     whose due date plus 3 days has passed on the demo's day (a filing cannot be dated ahead)."""
@@ -71,6 +92,8 @@ def seed_reconciliation(demo) -> dict[str, int]:
     holders = [*demo.wholesalers, *demo.approved]
     first = StockMovement.objects.filter(holder__in=holders).order_by("occurred_at").values_list(
         "occurred_at", flat=True).first()
+    if demo.expired_hospital is not None and demo.expired_hospital.pk in demo.pharmacist_users:
+        holders.append(demo.expired_hospital)  # it files (empty) closings for the months it was approved
     if first is None:
         return {}
     now = timezone.now()
@@ -87,8 +110,11 @@ def seed_reconciliation(demo) -> dict[str, int]:
                     continue
                 if SignedClosing.objects.filter(holder=holder, month=month).exists():
                     continue
+                if holder == demo.expired_hospital and not _approved_in(holder, month):
+                    continue
                 users = (demo.wholesaler_users if holder in demo.wholesalers else demo.pharmacist_users)[holder.pk]
                 closing_sign(actor=users[0], holder=holder, month=month, today=demo.today,
+                             signed_at=closing_signed_at(month, holder, now),
                              statement="本月进、销（用）、存已核对，账物相符")
                 counts["closings"] += 1
             for wholesaler in demo.wholesalers:

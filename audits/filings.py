@@ -7,7 +7,9 @@
 read-only mode), so a 100,000-row file is never held as a whole. Rows are validated in
 chunks (customers and batches looked up once per chunk); every row error is collected with
 its line number and, if there is any, nothing is stored and all of them are returned at once
-(400 `filing_rows_invalid`, `details.rows`). A valid filing is stored as submitted and never
+(400 `filing_rows_invalid`, `details.rows`). A file that cannot be read at all (bytes that
+are not text in its encoding, a CSV field over the csv module's limit, a corrupt workbook)
+is 400 `filing_bad_file` with `details.line`; nothing is stored either. A valid filing is stored as submitted and never
 changes (append-only tables); an amendment is a new version with a reason. Filings are due
 by the jurisdiction's `monthly_filing_due_day` (default the 5th) of the next month; a later
 one is flagged `late`.
@@ -60,6 +62,7 @@ MESSAGES = {
     "quantity_not_positive": _l("The quantity must be a positive whole number."),
     "duplicate_invoice_line": _l("This invoice already has a line for this batch."),
     "missing_value": _l("This column is empty."),
+    "nul_character": _l("The value contains a NUL character."),
 }
 
 
@@ -101,30 +104,79 @@ def _sniff_encoding(binary) -> str:
         return "gb18030"  # what Excel saves as "CSV" on a Chinese Windows
 
 
+def _bad_file(message, line: int) -> InvalidInput:
+    return InvalidInput(message, code="filing_bad_file", details={"line": line})
+
+
+def _decoded_lines(binary, encoding: str, at: list[int]) -> Iterator[str]:
+    """The file's lines (ends kept), each decoded on its own so that bytes the encoding
+    cannot read are reported with their line number; `at[0]` is the line last read.
+    Latin-1 maps each byte to one character, so it splits lines (\n, \r\n, \r) without
+    decoding anything; neither UTF-8 nor GB18030 uses those bytes inside a character."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    raw = io.TextIOWrapper(binary, encoding="latin-1", newline="")
+    try:
+        for line in raw:
+            at[0] += 1
+            try:
+                yield decoder.decode(line.encode("latin-1"))
+            except UnicodeDecodeError:
+                raise _bad_file(_("Line %(line)d is not %(encoding)s text; nothing was stored.")
+                                % {"line": at[0], "encoding": _ENCODING_NAMES[encoding]}, at[0]) from None
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _bad_file(_("Line %(line)d is not %(encoding)s text; nothing was stored.")
+                            % {"line": at[0], "encoding": _ENCODING_NAMES[encoding]}, at[0]) from None
+    finally:
+        raw.detach()
+
+
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}
+
+
 def rows_from_csv(binary) -> Iterator[tuple[int, dict]]:
     """Stream a CSV upload (UTF-8, with or without BOM, or GB18030): line numbers are the
-    file's line numbers (the header is line 1)."""
+    file's line numbers (the header is line 1). Bytes that are not text in the sniffed
+    encoding, or a field over the csv module's limit, answer 400 `filing_bad_file` with the
+    line (`details.line`)."""
     encoding = _sniff_encoding(binary)
-    text = io.TextIOWrapper(binary, encoding=encoding, newline="")
+    at = [0]
+    reader = csv.reader(_decoded_lines(binary, encoding, at))
     try:
-        yield from _rows(csv.reader(text), 1)
-    finally:
-        text.detach()
+        yield from _rows(reader, 1)
+    except csv.Error as exc:
+        raise _bad_file(_("Line %(line)d cannot be read as CSV (%(reason)s); nothing was stored.")
+                        % {"line": at[0], "reason": exc}, at[0]) from None
 
 
 def rows_from_xlsx(binary) -> Iterator[tuple[int, dict]]:
     """Stream the first sheet of an XLSX upload (openpyxl read-only): line numbers are the
     sheet's row numbers."""
     import zipfile
+    import zlib
 
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(binary, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, EOFError, zlib.error,
+            SyntaxError) as exc:  # SyntaxError: the XML parsers' ParseError
         raise InvalidInput(_("The file is not an XLSX workbook."), code="filing_bad_file") from exc
+    at = [0]
+
+    def sheet_rows():
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            at[0] += 1
+            yield row
+
     try:
-        yield from _rows(workbook.worksheets[0].iter_rows(values_only=True), 1)
+        yield from _rows(sheet_rows(), 1)
+    except (zipfile.BadZipFile, KeyError, IndexError, OSError, ValueError, TypeError, EOFError, zlib.error,
+            SyntaxError) as exc:  # a corrupt sheet is found only while reading it
+        raise _bad_file(_("Row %(line)d of the workbook cannot be read; nothing was stored.")
+                        % {"line": at[0] + 1}, at[0] + 1) from exc
     finally:
         workbook.close()
 
@@ -223,9 +275,18 @@ def validate_rows(rows: Iterable[tuple[int, dict]], month: dt.date) -> tuple[lis
             errors.append({"line": line, "field": field, "code": code, "message": str(MESSAGES[code])})
 
     def flush():
+        # A NUL is refused (PostgreSQL stores no NUL in text, nor takes one as a parameter);
+        # it is removed before the lookups so they never see it.
+        has_nul = set()
+        for line, row in chunk:
+            for key, value in row.items():
+                if isinstance(value, str) and "\x00" in value:
+                    error(line, key, "nul_character")
+                    has_nul.add(line)
+                    row[key] = value.replace("\x00", "")
         lookups.load([row for _line, row in chunk])
         for line, row in chunk:
-            ok = True
+            ok = line not in has_nul
             for key in ("date", "customer_credit_code", "drug", "specification", "batch", "quantity",
                         "invoice_number"):
                 if _text(row.get(key)) == "":

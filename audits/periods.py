@@ -20,7 +20,7 @@ DEFAULT_DUE_DAY = 5  # "次月5日前" (DOMAIN.md): overridable per jurisdiction
 def parse_month(value: str | None) -> dt.date:
     """'2026-10' (or '2026-10-01') -> date(2026, 10, 1)."""
     m = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", (value or "").strip())
-    if not m or not 1 <= int(m[2]) <= 12:
+    if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:  # there is no year 0000
         raise InvalidInput(_("month is YYYY-MM, e.g. 2026-10."), code="invalid_month")
     return dt.date(int(m[1]), int(m[2]), 1)
 
@@ -48,7 +48,9 @@ def due_on(month: dt.date, jurisdiction) -> dt.date:
     """Monthly filings are due by the jurisdiction's day (default the 5th) of the next month."""
     day = jurisdiction.setting("monthly_filing_due_day", DEFAULT_DUE_DAY) if jurisdiction else DEFAULT_DUE_DAY
     following = next_month(month)
-    return following.replace(day=day)
+    # The setting is refused outside 1..28 where it is written; clamp anyway so a day that
+    # a month lacks (31 in April) means that month's last day, never a crash.
+    return following.replace(day=min(max(int(day), 1), last_day(following).day))
 
 
 def is_over(month: dt.date, *, today: dt.date | None = None) -> bool:

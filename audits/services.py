@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
+import enum
 import ipaddress
 import json
 import uuid
@@ -13,6 +13,7 @@ import uuid
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from audits.chain import canonical_body, entry_hash
 from audits.context import client_ip, current_request
@@ -24,18 +25,34 @@ NEVER_AUDITED = {"password", "last_login"}
 AUDIT_LOCK_KEY = 0x4155_4449_54  # "AUDIT"
 
 
+MASKED_DIGEST_PURPOSE = "audits.snapshot.masked-value"
+
+
 def _masked(value: str) -> dict:
+    """The masked form and a keyed digest: equal values give equal digests within one
+    installation (a change stays visible), but without the server's SECRET_KEY the digest
+    cannot be brute-forced back from the few digits the mask hides. Entries written before
+    carry an unkeyed `sha256` instead."""
     from backend.models import mask_resident_id
 
-    return {"masked": mask_resident_id(value), "sha256": hashlib.sha256(value.encode()).hexdigest()[:16]}
+    digest = salted_hmac(MASKED_DIGEST_PURPOSE, value, algorithm="sha256").hexdigest()[:16]
+    return {"masked": mask_resident_id(value), "hmac": digest}
+
+
+_ENCODER = DjangoJSONEncoder()
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _jsonable(value):
-    if isinstance(value, dt.datetime | dt.date | dt.time | decimal.Decimal | uuid.UUID):
-        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    """`value` as it reads back from JSON (what a json.dumps/json.loads round trip with
+    DjangoJSONEncoder gives), without the round trip for the common plain values."""
+    if isinstance(value, _PLAIN):
+        return value.value if isinstance(value, enum.Enum) else value  # TextChoices members are str
+    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta | decimal.Decimal | uuid.UUID):
+        return _ENCODER.default(value)
     if hasattr(value, "name") and hasattr(value, "storage"):  # FieldFile
         return value.name or ""
-    return value
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))  # lists, dicts (JSON fields), lazy strings
 
 
 def snapshot(instance: models.Model) -> dict:
@@ -50,7 +67,7 @@ def snapshot(instance: models.Model) -> dict:
             data[field.attname] = _masked(str(value))
         else:
             data[field.attname] = _jsonable(value)
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return data
 
 
 def lock_chain() -> None:
@@ -120,7 +137,9 @@ def audit_record(
         except ValueError:
             ip = None
 
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two round trips saved): if the insert
+    # fails, the caller's whole transaction fails with it, as it must.
+    with transaction.atomic(savepoint=False):
         lock_chain()
         last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)

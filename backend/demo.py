@@ -166,6 +166,7 @@ def seed_registry(*, password: str = DEMO_PASSWORD) -> Demo:
     names = iter([
         "张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵敏", "黄磊", "周婷", "吴军",
         "徐丽", "孙强", "胡梅", "朱琳", "高峰", "林霞", "何勇", "郭颖", "马超", "罗兰",
+        "宋佳",
     ])
     serial = iter(range(101, 999, 2))
 
@@ -192,6 +193,10 @@ def seed_registry(*, password: str = DEMO_PASSWORD) -> Demo:
     clerk2 = person(w2, P.CLERK)
     retail_pharmacist = person(r1, P.PHARMACIST)
     office_staff = [person(demo.office, P.INSPECTOR) for _ in range(5)]
+    # The expired hospital's pharmacist signed its (empty) monthly closings while it was approved.
+    hx_pharmacist = person(hx, P.PHARMACIST)
+    _licence(hx_pharmacist, L.PHARMACIST, "YS43042109", "湖南省药品监督管理局", today - 3 * years, None)
+    demo.pharmacists[hx.pk] = [hx_pharmacist]
 
     # Users: the demo logins.
     u = demo.users
@@ -213,7 +218,9 @@ def seed_registry(*, password: str = DEMO_PASSWORD) -> Demo:
     u["wholesaler"] = _user("wholesaler", w1, User.Role.WHOLESALER_CLERK, person=clerk, password=password)
     u["wholesaler2"] = _user("wholesaler2", w2, User.Role.WHOLESALER_CLERK, person=clerk2, password=password)
     u["retailer"] = _user("retailer", r1, User.Role.PHARMACIST, person=retail_pharmacist, password=password)
-    demo.pharmacist_users = {h1.pk: [u["pharmacist"]], h2.pk: [u["pharmacist2"]], h3.pk: [u["pharmacist3"]]}
+    u["pharmacist_zy"] = _user("pharmacist_zy", hx, User.Role.PHARMACIST, person=hx_pharmacist, password=password)
+    demo.pharmacist_users = {h1.pk: [u["pharmacist"]], h2.pk: [u["pharmacist2"]], h3.pk: [u["pharmacist3"]],
+                             hx.pk: [u["pharmacist_zy"]]}
     demo.physician_users = {h1.pk: [u["physician"]]}
     demo.wholesaler_users = {w1.pk: [u["wholesaler"]], w2.pk: [u["wholesaler2"]]}
     return demo

@@ -146,8 +146,21 @@ def _release(row: IdempotencyKey) -> None:
         IdempotencyKey.objects.filter(pk=row.pk).delete()
 
 
+def _storable(value):
+    """A JSON value as jsonb can hold it: PostgreSQL refuses NUL (an echoed scan may carry
+    one), shown as ␀ in the replay."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\u2400")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
 def _complete(row: IdempotencyKey, response) -> None:
-    body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)) if response.data is not None else None
+    body = (_storable(json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)))
+            if response.data is not None else None)
     with transaction.atomic():
         IdempotencyKey.objects.filter(pk=row.pk).update(
             state=IdempotencyKey.State.COMPLETED, response_status=response.status_code,

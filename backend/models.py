@@ -235,7 +235,9 @@ class Person(TimeStamped):
     resident_id = models.CharField(
         _("resident ID number"), max_length=18, unique=True, validators=[validate_resident_id]
     )
-    photo = models.ImageField(_("photo"), upload_to="people/", blank=True)
+    # Stored by backend.uploads (bytes checked, upright, no GPS, by content hash): paths under MEDIA_ROOT.
+    photo = models.CharField(_("photo"), max_length=200, blank=True, editable=False)
+    photo_thumbnail = models.CharField(_("photo thumbnail"), max_length=200, blank=True, editable=False)
     organisation = models.ForeignKey(
         Organisation, verbose_name=_("organisation"), null=True, blank=True,
         on_delete=models.PROTECT, related_name="people",
@@ -309,7 +311,9 @@ class Licence(TimeStamped):
     scope_text = models.CharField(_("scope as printed"), max_length=500, blank=True)
     revoked_at = models.DateField(_("revoked on"), null=True, blank=True)
     revoked_reason = models.CharField(_("reason for revocation"), max_length=300, blank=True)
-    scan = models.ImageField(_("scan"), upload_to="licences/", blank=True)
+    # Stored by backend.uploads, like Person.photo.
+    scan = models.CharField(_("scan"), max_length=200, blank=True, editable=False)
+    scan_thumbnail = models.CharField(_("scan thumbnail"), max_length=200, blank=True, editable=False)
 
     class Meta:
         ordering = ["-valid_from", "id"]

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from backend.models import Licence, Organisation, Person
@@ -53,6 +54,32 @@ ALLOW = Decision()
 
 def _refuse(*clauses: Clause) -> Decision:
     return Decision(tuple(clauses))
+
+
+def has_licences_loaded(holder) -> bool:
+    return "licences" in getattr(holder, "_prefetched_objects_cache", {})
+
+
+def prefetch_licences(*holders: Organisation | Person) -> None:
+    """Load the licences of several holders (organisations and people) in ONE query and
+    cache them as each holder's `licences.all()`, as `prefetch_related("licences")` would
+    (which costs a query per model, and Django's prefetch machinery on top)."""
+    holders = tuple(h for h in holders if h is not None and not has_licences_loaded(h))
+    if not holders:
+        return
+    org_ids = {h.pk for h in holders if isinstance(h, Organisation)}
+    person_ids = {h.pk for h in holders if isinstance(h, Person)}
+    rows = list(Licence.objects.filter(Q(holder_organisation_id__in=org_ids) | Q(holder_person_id__in=person_ids))
+                .order_by(*Licence._meta.ordering or ["pk"]))
+    for holder in holders:
+        field = Licence._meta.get_field("holder_organisation" if isinstance(holder, Organisation) else "holder_person")
+        own = [lic for lic in rows if getattr(lic, field.attname) == holder.pk]
+        for lic in own:
+            field.set_cached_value(lic, holder)
+        queryset = holder.licences.all()  # the related manager's queryset: no query until evaluated
+        queryset._result_cache = own
+        queryset._prefetch_done = True
+        holder._prefetched_objects_cache = {**getattr(holder, "_prefetched_objects_cache", {}), "licences": queryset}
 
 
 def _licences(holder, kind: str) -> list[Licence]:

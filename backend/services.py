@@ -11,11 +11,27 @@ from django.utils.translation import gettext as _
 from audits.services import audit_record, snapshot
 from backend.errors import Conflict
 from backend.models import Jurisdiction, Licence, Organisation, Person, normalise_resident_id, normalise_uscc
+from backend.uploads import PreparedImage
+
+IMAGE_FIELDS = ("photo", "scan")  # Person.photo, Licence.scan: paths of backend.uploads, each with a thumbnail
 
 
-def _save(instance, *, actor, before: dict | None = None, action: str | None = None, transition: str = ""):
-    """Validate, save and audit one registry row (inside the caller's transaction)."""
+def _take_images(fields: dict) -> dict[str, PreparedImage]:
+    """Pop the uploaded images (checked by backend.uploads, not yet stored) out of `fields`."""
+    return {name: fields.pop(name) for name in IMAGE_FIELDS if fields.get(name) is not None}
+
+
+def _save(instance, *, actor, before: dict | None = None, action: str | None = None, transition: str = "",
+          images: dict[str, PreparedImage] | None = None):
+    """Validate, save and audit one registry row (inside the caller's transaction). `images`
+    (field -> PreparedImage) are stored by content hash once the row is valid; the row keeps
+    their paths and their thumbnails' paths."""
+    for name, prepared in (images or {}).items():
+        setattr(instance, name, prepared.path)
+        setattr(instance, f"{name}_thumbnail", prepared.thumbnail_path)
     instance.full_clean()
+    for prepared in (images or {}).values():
+        prepared.store()
     try:
         with transaction.atomic():
             instance.save()
@@ -72,13 +88,15 @@ def _normalise_person(fields: dict) -> dict:
 
 @transaction.atomic
 def person_create(*, actor, **fields) -> Person:
-    return _save(Person(**_normalise_person(fields)), actor=actor)
+    images = _take_images(fields)
+    return _save(Person(**_normalise_person(fields)), actor=actor, images=images)
 
 
 @transaction.atomic
 def person_update(*, actor, person: Person, **fields) -> Person:
+    images = _take_images(fields)
     before = _apply(person, _normalise_person(fields))
-    return _save(person, actor=actor, before=before)
+    return _save(person, actor=actor, before=before, images=images)
 
 
 def person_sensitive_read(*, actor, person: Person) -> None:
@@ -89,13 +107,15 @@ def person_sensitive_read(*, actor, person: Person) -> None:
 
 @transaction.atomic
 def licence_create(*, actor, **fields) -> Licence:
-    return _save(Licence(**fields), actor=actor)
+    images = _take_images(fields)
+    return _save(Licence(**fields), actor=actor, images=images)
 
 
 @transaction.atomic
 def licence_update(*, actor, licence: Licence, **fields) -> Licence:
+    images = _take_images(fields)
     before = _apply(licence, fields)
-    return _save(licence, actor=actor, before=before)
+    return _save(licence, actor=actor, before=before, images=images)
 
 
 @transaction.atomic

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "backend",
     "audits",
+    "audits.alerts",
+    "audits.sweeps",
     "inventory",
     "inventory.devices",
     "scanning",
@@ -197,6 +199,11 @@ SPECTACULAR_SETTINGS = {
         "DisposalReasonEnum": "inventory.models.Disposal.Reason",
         "AuditActionEnum": "audits.models.AuditEntry.Action",
         "ScanActionEnum": "scanning.models.ScanAction",
+        "DepartmentEnum": "backend.models.User.Department",
+        "FindingSeverityEnum": "audits.sweeps.models.Finding.Severity",
+        "SweepStatusEnum": "audits.sweeps.models.Sweep.Status",
+        "VisitStatusEnum": "audits.sweeps.models.Visit.Status",
+        "CaseStatusEnum": "audits.sweeps.models.Case.Status",
     },
 }
 

@@ -3,6 +3,9 @@
     prepared = prepare_image(uploaded_file)   # checks and re-encodes in memory; stores nothing
     info = prepared.store()                   # writes uploads/ab/<sha256>.jpg + a thumbnail
     info = store_image(uploaded_file)         # both at once
+    checked = check_image(uploaded_file)      # only the checks: a photo that is read, not kept
+    checked.image                             # (a scan) is decoded once, never re-encoded;
+    checked.prepare() / checked.store()       # re-encode / keep it after all
 
 A bad file raises `backend.errors.InvalidInput` (HTTP 400) with a stable code, and nothing
 is written:
@@ -20,8 +23,10 @@ own format with the GPS EXIF block removed, and stored under MEDIA_ROOT by the S
 stored bytes, so the same picture uploaded twice is stored once. The database keeps only the
 returned path (`StoredImageInfo.path`); this module has no model.
 
-`ImageUploadField` is the DRF serializer field that runs `prepare_image`; the service that
-accepts the data calls `.store()` once the rules have passed.
+`ImageUploadField` is the DRF serializer field that runs `prepare_image` (or, with
+`keep=False`, only `check_image`: every rule above still applies, the re-encoding and the
+thumbnail are skipped); the service that accepts the data calls `.store()` once the rules
+have passed.
 """
 
 from __future__ import annotations
@@ -162,8 +167,49 @@ def _open_header(data: bytes) -> Image.Image:
             raise _refuse("upload_corrupt", _("The image header cannot be read.")) from exc
 
 
+@dataclass(frozen=True, eq=False)
+class CheckedImage:
+    """An upload that passed every rule: fully decoded and turned upright (EXIF orientation),
+    held in memory; not re-encoded, nothing stored. `sha256` is the uploaded bytes' digest.
+    For a photo that is only read (a scan: decoded once from `image`), this is all the work
+    there is; `prepare()` re-encodes it (GPS removed, thumbnail) and `store()` keeps it."""
+
+    image: Image.Image
+    data: bytes  # as uploaded
+    sha256: str
+    format: str
+    original_name: str = ""
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    def prepare(self) -> PreparedImage:
+        encoded = _encode(self.image, self.format)
+        thumb = self.image.copy()
+        thumb.thumbnail(THUMBNAIL_SIZE)
+        thumb_bytes = _encode(thumb, "JPEG", keep_exif=False)
+        return PreparedImage(
+            data=encoded, thumbnail=thumb_bytes, sha256=hashlib.sha256(encoded).hexdigest(),
+            width=self.image.width, height=self.image.height, format=self.format, original_name=self.original_name,
+        )
+
+    def store(self) -> StoredImageInfo:
+        return self.prepare().store()
+
+
 def prepare_image(file) -> PreparedImage:
     """Check and re-encode an uploaded image; raise UploadRefused (400) if it is not acceptable."""
+    return check_image(file).prepare()
+
+
+def check_image(file) -> CheckedImage:
+    """Every check of `prepare_image` (size, type by the bytes, pixels, decompression bomb,
+    complete decode), without re-encoding; raise UploadRefused (400) if it is not acceptable."""
     data = _read_limited(file)
     fmt = sniff(data[:16])
     if fmt is None:
@@ -190,22 +236,14 @@ def prepare_image(file) -> PreparedImage:
             if fmt == "PNG":  # checksums of every chunk
                 _open_header(data).verify()
             image.load()  # full decode: a truncated file raises here
-            upright = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # upright, without copying the pixels
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
             raise _refuse("upload_too_many_pixels", _("The image has more than 40 megapixels."),
                           limit=MAX_PIXELS) from exc
         except Exception as exc:  # noqa: BLE001
             raise _refuse("upload_corrupt", _("The image is damaged or incomplete and cannot be decoded.")) from exc
-
-    encoded = _encode(upright, fmt)
-    thumb = upright.copy()
-    thumb.thumbnail(THUMBNAIL_SIZE)
-    thumb_bytes = _encode(thumb, "JPEG", keep_exif=False)
-    return PreparedImage(
-        data=encoded, thumbnail=thumb_bytes, sha256=hashlib.sha256(encoded).hexdigest(),
-        width=upright.width, height=upright.height, format=fmt,
-        original_name=str(getattr(file, "name", "") or ""),
-    )
+    return CheckedImage(image=image, data=data, sha256=hashlib.sha256(data).hexdigest(), format=fmt,
+                        original_name=str(getattr(file, "name", "") or ""))
 
 
 def _encode(image: Image.Image, fmt: str, *, keep_exif: bool = True) -> bytes:
@@ -274,13 +312,18 @@ def file_from_data_uri(value: str) -> ContentFile:
 
 
 class ImageUploadField(serializers.FileField):
-    """A file field whose value is a `PreparedImage` (checked, not yet stored). Accepts an
-    uploaded file (multipart) or a base64 data URI (JSON)."""
+    """A file field whose value is a `PreparedImage` (checked, not yet stored), or with
+    `keep=False` a `CheckedImage` (checked only: for a photo that is read, not kept). Accepts
+    an uploaded file (multipart) or a base64 data URI (JSON)."""
+
+    def __init__(self, *args, keep: bool = True, **kwargs):
+        self.keep = keep
+        super().__init__(*args, **kwargs)
 
     def to_internal_value(self, data):
         try:
             file = file_from_data_uri(data) if isinstance(data, str) else super().to_internal_value(data)
-            return prepare_image(file)
+            return prepare_image(file) if self.keep else check_image(file)
         except UploadRefused as exc:
             name = self.field_name or getattr(self.parent, "field_name", "")  # a ListField's child has none
             exc.details = {**(exc.details or {}), "field": name}

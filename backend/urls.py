@@ -5,12 +5,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from audits.alerts import urls as alert_urls
 from audits.api import urls as audit_urls
+from audits.sweeps import urls as sweep_urls
 from audits.views import AuditEntryViewSet
 from backend.api import views
 from inventory.api import views as inventory_views
 from inventory.devices import urls as device_urls
 from scanning import api as scanning_api
+from scanning import label_urls as scanning_label_urls
 
 router = DefaultRouter()
 router.register("jurisdictions", views.JurisdictionViewSet, basename="jurisdiction")
@@ -34,6 +37,10 @@ router.register("seizures", inventory_views.SeizureViewSet, basename="seizure")
 device_urls.register(router)
 # audits (issue 6: reconciliation and monthly filings)
 audit_urls.register(router)
+# audits.alerts (issue 7: the office's alerts)
+alert_urls.register(router)
+# audits.sweeps (issue 7: joint enforcement sweeps)
+sweep_urls.register(router)
 # scanning (issue 5: the scan endpoint and its log)
 router.register("scans", scanning_api.ScanLogViewSet, basename="scan-log")
 
@@ -45,6 +52,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(device_urls.urlpatterns)),  # before the router: register.xlsx, label.svg
     path("api/scan/", scanning_api.ScanView.as_view(), name="scan"),
+    path("api/", include(scanning_label_urls.urlpatterns)),  # before the router: batch label.svg, sheet.html
+    path("api/", include(sweep_urls.urlpatterns)),  # before the router: report.pdf|xlsx
     path("api/", include(audit_urls.urlpatterns)),  # before the router: filing templates, exports, forms
     path("api/", include(router.urls)),
 ]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
-import io
 import json
 import os
 import statistics
@@ -119,13 +118,13 @@ def pyzbar_ms(path: Path, repeat: int) -> tuple[float, int]:
 
 
 def in_process_ms(path: Path, repeat: int) -> tuple[float, float]:
-    """The endpoint's two big steps without HTTP: the shared upload pipeline
-    (backend.uploads.prepare_image: full decode, EXIF turn, re-encode, thumbnail) and
-    decode_image on the prepared bytes (as scanning.api does)."""
+    """The endpoint's two big steps without HTTP, as scanning.api runs them: the shared
+    upload pipeline's checks (backend.uploads.check_image: type by the bytes, size, pixels,
+    full decode, EXIF turn; a scan photo is not re-encoded nor stored) and decode_image on
+    the image those checks decoded."""
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image
 
-    from backend.uploads import prepare_image
+    from backend.uploads import check_image
     from scanning.api import PHOTO_MAX_SIDE
     from scanning.decode import decode_image
 
@@ -133,10 +132,9 @@ def in_process_ms(path: Path, repeat: int) -> tuple[float, float]:
     prep, dec = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        prepared = prepare_image(SimpleUploadedFile(path.name, data))
+        checked = check_image(SimpleUploadedFile(path.name, data))
         t1 = time.perf_counter()
-        with Image.open(io.BytesIO(prepared.data)) as image:
-            decode_image(image, max_side=PHOTO_MAX_SIDE)
+        decode_image(checked.image, max_side=PHOTO_MAX_SIDE)
         t2 = time.perf_counter()
         prep.append((t1 - t0) * 1000)
         dec.append((t2 - t1) * 1000)

@@ -6,6 +6,13 @@ dispenses. Patterns worth finding: an unusual spike at 集兵镇中心卫生院 
 month, a refused shipment to a retail pharmacy (and one to the hospital whose approval
 lapsed), a receipt shortage, a rejected shipment, and a nearly expired batch.
 
+For scanning: the catalogue gets demo GTINs and traceability product codes (`DEMO_CODES`;
+the migration that seeds the catalogue leaves them blank, to be filled from real packs),
+and two batches carry serialised packs registered at intake (`DEMO_PACKS`): 20-digit
+traceability codes on the 200 mg mifepristone lot, GS1 serials on the first misoprostol
+lot. A few of those packs are dispensed, so scanning one again shows "already dispensed";
+the rest are on the shelves.
+
 Idempotent: a second run finds the demo intakes and changes nothing.
 """
 
@@ -19,9 +26,10 @@ from django.db import transaction
 from django.utils import timezone
 from stdnum.cn import ric
 
+from audits.services import audit_record, snapshot
 from backend.errors import DomainError
 from inventory import services
-from inventory.models import Batch, DrugProduct, Intake, StockPosition
+from inventory.models import Batch, DrugProduct, Intake, PackCode, StockPosition
 
 MARKER = "DEMO-"
 SURNAMES = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧"
@@ -38,6 +46,53 @@ CATALOGUE = {  # key -> (generic name, strength) seeded by migration 0003
     "ethacridine": ("乳酸依沙吖啶注射液", "2 ml:50 mg"),
     "oxytocin": ("缩宫素注射液", "1 ml:10 IU"),
 }
+
+
+# DEMO VALUES, NOT REAL CODES. GTIN-13s under the made-up company prefix 6999000 (in GS1
+# China's 690-699 range, check digits valid), stored as GTIN-14; traceability product codes
+# (the first 7 digits of a 20-digit 药品追溯码) from the made-up range 8699101-8699105. Real
+# codes come from the packs, entered in the admin. Only blank fields are filled.
+DEMO_CODES = {  # key -> (GTIN-14, traceability product code)
+    "mife25": ("06999000000018", "8699101"),
+    "mife200": ("06999000000025", "8699102"),
+    "miso": ("06999000000032", "8699103"),
+    "ethacridine": ("06999000000049", "8699104"),
+    "oxytocin": ("06999000000056", "8699105"),
+}
+# Serialised packs registered at the first intake of a batch: key -> (batch index, kind,
+# how many packs, how many of them the demo dispenses).
+DEMO_PACKS = {
+    "mife200": (0, PackCode.Kind.TRACEABILITY, 30, 4),
+    "miso": (0, PackCode.Kind.GS1_SERIAL, 30, 3),
+}
+
+
+def demo_pack_codes(product: DrugProduct, batch: Batch, kind: str, count: int) -> list[str]:
+    """Demo pack codes for `batch`: 20-digit traceability codes (8 + ..., the product's code
+    first) or GS1 SGTINs ("01<GTIN>21<serial>", as the scan endpoint looks packs up)."""
+    if kind == PackCode.Kind.TRACEABILITY:
+        if not product.traceability_product_code:
+            return []
+        return [f"{product.traceability_product_code}{batch.pk % 10000:04d}{n:09d}" for n in range(1, count + 1)]
+    if not product.gtins:
+        return []
+    return [f"01{product.gtins[0]}21SN{batch.pk:04d}{n:06d}" for n in range(1, count + 1)]
+
+
+def _fill_demo_codes(products: dict[str, DrugProduct]) -> None:
+    """Give the catalogue its demo GTINs and product codes where they are blank (idempotent)."""
+    for key, product in products.items():
+        gtin, code = DEMO_CODES[key]
+        before = snapshot(product)
+        if not product.gtins:
+            product.gtins = [gtin]
+        if not product.traceability_product_code and not DrugProduct.objects.filter(
+                traceability_product_code=code).exists():
+            product.traceability_product_code = code
+        if snapshot(product) != before:
+            product.full_clean()
+            product.save(update_fields=["gtins", "traceability_product_code"])
+            audit_record(action="update", instance=product, before=before, transition="demo_codes")
 
 
 def _products() -> dict[str, DrugProduct]:
@@ -70,6 +125,8 @@ class _Chain:
         self.pending: dict[int, list[dict]] = defaultdict(list)
         self.supplier = {demo.approved[0].pk: demo.wholesalers[0], demo.approved[1].pk: demo.wholesalers[0],
                          demo.approved[2].pk: demo.wholesalers[1]}
+        self.pack_codes: dict[int, list[str]] = {}  # batch id -> codes to register at its first intake
+        self.packs_to_dispense: dict[int, list[PackCode]] = {}  # batch id -> packs the demo dispenses
 
     def clerk(self, wholesaler):
         return self.demo.wholesaler_users[wholesaler.pk][0]
@@ -79,7 +136,8 @@ class _Chain:
 
     def intake(self, wholesaler, batch, quantity, when, invoice):
         services.intake_record(actor=self.clerk(wholesaler), batch=batch, quantity=quantity, invoice_number=invoice,
-                               supplier_name=batch.product.manufacturer or "华润紫竹药业有限公司", received_at=when)
+                               supplier_name=batch.product.manufacturer or "华润紫竹药业有限公司", received_at=when,
+                               pack_codes=self.pack_codes.pop(batch.pk, ()))
         self.stock[(wholesaler.pk, batch.pk)] += quantity
         self.counts["intakes"] += 1
 
@@ -155,6 +213,10 @@ class _Chain:
             self.counts["dispenses skipped (no stock)"] += 1
             return None
         patient = extra.pop("patient")
+        packs = self.packs_to_dispense.get(batch.pk)
+        if packs and quantity == batch.product.pack_size:  # a whole pack: its code is scanned
+            extra["pack_code"] = packs.pop(0)
+            self.counts["dispenses of serialised packs"] += 1
         self.pending[institution.pk].append(dict(
             batch=batch, quantity=quantity, dose=dose,
             prescription_number=f"CF{when:%Y%m%d%H%M}{institution.pk:02d}{self.rng.randint(0, 99):02d}",
@@ -180,6 +242,8 @@ class _Chain:
 
 def seed_drug_chain(demo) -> dict[str, int]:
     """Add six months of drug-chain history to the demo county (idempotent)."""
+    with transaction.atomic():
+        _fill_demo_codes(_products())  # also for a demo seeded before the catalogue had codes
     if Intake.objects.filter(invoice_number__startswith=MARKER).exists():
         return {}
     with transaction.atomic():
@@ -217,6 +281,9 @@ def _seed(demo) -> dict[str, int]:
                            start - dt.timedelta(days=60))],
     }
     chain = _Chain(demo, rng)
+    for key, (index, kind, count, _dispensed) in DEMO_PACKS.items():
+        lot = batches[key][index]
+        chain.pack_codes[lot.pk] = demo_pack_codes(products[key], lot, kind, count)
 
     # Intakes: the nearly expired lot first, then regular purchases.
     n = 0
@@ -229,6 +296,9 @@ def _seed(demo) -> dict[str, int]:
                 lot = candidates[min(offset // 60, len(candidates) - 1)] if candidates else batches[key][0]
                 n += 1
                 chain.intake(wholesaler, lot, qty * scale, _at(day, 9, 30), f"{MARKER}FP{day:%Y%m}{n:04d}")
+    for key, (index, _kind, _count, dispensed) in DEMO_PACKS.items():  # the first few are dispensed
+        lot = batches[key][index]
+        chain.packs_to_dispense[lot.pk] = list(PackCode.objects.filter(batch=lot).order_by("id")[:dispensed])
 
     # Daily rates of cases (a case = mifepristone + misoprostol); 集兵镇 spikes in month four.
     rate = {h1.pk: 2.6, h2.pk: 1.6, h3.pk: 1.0}

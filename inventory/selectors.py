@@ -12,6 +12,7 @@ from backend import visibility
 from inventory.models import (
     Batch,
     Dispense,
+    Intake,
     Shipment,
     ShipmentDiscrepancy,
     StockMovement,
@@ -110,6 +111,19 @@ def wholesaler_flow(wholesaler_id: int) -> dict:
 def batches_expiring(within_days: int, *, today: dt.date | None = None) -> QuerySet[Batch]:
     today = today or timezone.localdate()
     return Batch.objects.filter(expiry_date__gte=today, expiry_date__lte=today + dt.timedelta(days=within_days))
+
+
+def batches_visible(user) -> QuerySet[Batch]:
+    """Batches whose stock the user may see: members, the batches their organisation holds or
+    held (a wholesaler's intakes, an institution's receipts: any ledger row of theirs);
+    inspectors and the office, the batches held in their jurisdiction; superusers, all.
+    (What a batch *is* stays readable by everyone at /api/batches/; this is for what is
+    printed or reported per holder, such as batch labels.)"""
+    if visibility.sees_everything(user):
+        return Batch.objects.select_related("product")
+    held = visibility.scope(StockMovement.objects.all(), user, "holder").values("batch_id")
+    taken_in = visibility.scope(Intake.objects.all(), user, "wholesaler").values("batch_id")
+    return Batch.objects.select_related("product").filter(Q(pk__in=held) | Q(pk__in=taken_in))
 
 
 def dispenses_visible(user) -> QuerySet[Dispense]:

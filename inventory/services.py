@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audits.alerts import events as alert_events
 from audits.services import audit_record, snapshot
 from backend import policies, visibility
 from backend.errors import Conflict, DomainError, InvalidInput
@@ -79,12 +80,16 @@ def _require_member(actor, organisation: Organisation, roles: Iterable[str]) -> 
         )
 
 
-def _acting_organisation(actor, roles: Iterable[str]) -> Organisation:
+def _acting_organisation(actor, roles: Iterable[str], *, licences: bool = True) -> Organisation:
+    """The actor's organisation (with its jurisdiction, and its licences unless the caller
+    loads them together with others': `policies.prefetch_licences`)."""
     if not getattr(actor, "is_authenticated", False) or actor.organisation_id is None or actor.role not in set(roles):
         raise NotAllowed(_("Your role may not do this."), code="not_allowed",
                          details={"roles": sorted(set(roles))})
-    return Organisation.objects.select_related("jurisdiction").prefetch_related("licences").get(
-        pk=actor.organisation_id)
+    organisation = Organisation.objects.select_related("jurisdiction").get(pk=actor.organisation_id)
+    if licences:
+        policies.prefetch_licences(organisation)
+    return organisation
 
 
 def _audit_document(*, action: str, instance, actor, organisation, movements, transition: str = "",
@@ -347,6 +352,7 @@ def shipment_receive(*, actor, shipment: Shipment, lines: list[dict] | None = No
                 recorded_by=actor,
             ))
     ShipmentDiscrepancy.objects.bulk_create(discrepancies)
+    alert_events.rows_created(ShipmentDiscrepancy, discrepancies)  # bulk_create sends no post_save
     movements = ledger.post(legs=legs, kind=StockMovement.Kind.RECEIPT, actor=actor, occurred_at=occurred_at,
                 idempotency_key=idempotency_key)
     done = all(line.received_quantity is not None for line in by_id.values())
@@ -404,11 +410,13 @@ def _prepare_dispense(*, actor, institution: Organisation, people: dict, quantit
 
     def licensed_person(person: Person) -> Person:
         if person.pk not in people:
-            prefetched = "licences" in getattr(person, "_prefetched_objects_cache", {})
-            people[person.pk] = person if prefetched else Person.objects.prefetch_related("licences").get(pk=person.pk)
+            policies.prefetch_licences(person)
+            people[person.pk] = person
         return people[person.pk]
 
     occurred_at, on = _when(occurred_at)
+    if physician.pk not in people:  # the institution's and the physician's licences in one query
+        policies.prefetch_licences(institution, physician)
     decision = policies.may_receive_termination_drugs(institution, on)
     if not decision:
         raise InstitutionNotAuthorized(
@@ -441,8 +449,9 @@ def _prepare_dispense(*, actor, institution: Organisation, people: dict, quantit
 
     signers: list[Person] = []
     if emergency:
-        signers = [physician, *(licensed_person(p) for p in {p.pk: p for p in emergency_physicians}.values()
-                                if p.pk != physician.pk)]
+        others = [people.get(p.pk, p) for p in {p.pk: p for p in emergency_physicians}.values() if p.pk != physician.pk]
+        policies.prefetch_licences(*others)  # one query for all of them
+        signers = [physician, *(licensed_person(p) for p in others)]
         unlicensed = [p for p in signers if not policies.is_licensed(p, Licence.Kind.PHYSICIAN, on)]
         if len(signers) < EMERGENCY_PHYSICIANS or unlicensed:
             raise EmergencyNeedsThreePhysicians(
@@ -478,7 +487,7 @@ def dispense_record(*, actor, idempotency_key: str | None = None, **fields) -> D
     institution_not_authorized, physician_not_licensed, batch_expired, insufficient_stock
     (409), midterm_certificate_required, emergency_needs_three_physicians. The two policy
     refusals are also stored (DispenseRefusal) after the attempt is rolled back."""
-    institution = _acting_organisation(actor, {Role.PHARMACIST})
+    institution = _acting_organisation(actor, {Role.PHARMACIST}, licences=False)  # loaded with the physician's
     try:
         with transaction.atomic():
             return _dispense_record(actor=actor, institution=institution, idempotency_key=idempotency_key,
@@ -534,11 +543,26 @@ def dispense_record_many(*, actor, entries: list[dict]) -> list[Dispense]:
     return dispenses
 
 
-def dispense_sensitive_read(*, actor, dispense: Dispense) -> None:
-    """Record that `actor` saw the patient's full identifiers."""
+def dispense_sensitive_read(*, actor, dispense: Dispense | None = None, dispenses: Iterable[Dispense] = (),
+                            document: str = "", month: dt.date | None = None) -> None:
+    """Record that `actor` saw the patients' full identifiers: of one `dispense`, or of
+    several at once in a `document` (a monthly form of one institution: `month`), as one
+    entry naming them all."""
+    if dispense is not None:
+        with transaction.atomic():
+            audit_record(action="sensitive_read", instance=dispense, actor=actor, transition="patient",
+                         subject_organisation=dispense.institution)
+        return
+    dispenses = list(dispenses)
+    if not dispenses:
+        return
+    institution = dispenses[0].institution
     with transaction.atomic():
-        audit_record(action="sensitive_read", instance=dispense, actor=actor, transition="patient",
-                     subject_organisation=dispense.institution)
+        audit_record(action="sensitive_read", object_type="inventory.dispense",
+                     object_id=f"{dispenses[0].pk}..{dispenses[-1].pk}", actor=actor, transition="patient",
+                     subject_organisation=institution,
+                     after={"document": document, "month": month.strftime("%Y-%m") if month else None,
+                            "institution": institution.pk, "dispenses": [d.pk for d in dispenses]})
 
 
 # --- disposal, seizure, counts, corrections ------------------------------------------------
@@ -567,20 +591,27 @@ def disposal_record(*, actor, batch: Batch, quantity: int, reason: str, witness_
 
 @transaction.atomic
 def seizure_record(*, actor, holder: Organisation, batch: Batch, quantity: int, case_reference: str = "",
-                   note: str = "", occurred_at: dt.datetime | None = None,
+                   note: str = "", off_books: bool = False, occurred_at: dt.datetime | None = None,
                    idempotency_key: str | None = None) -> Seizure:
-    """An inspector seizes stock: it leaves the holder and is held by the inspector's authority."""
+    """An inspector seizes stock: it leaves the holder and is held by the inspector's authority.
+
+    `off_books`: the stock was found where the books show none of it (termination drugs on a
+    retail pharmacy's shelf, more on a clinic's shelf than its books hold). It was outside
+    the chain, so nothing leaves the holder's books: it enters the ledger in the authority's
+    custody, and the seizure (holder, batch, quantity) records where it was found."""
     authority = _acting_organisation(actor, {Role.INSPECTOR})
     occurred_at, _on = _when(occurred_at)
     holder = Organisation.objects.select_related("jurisdiction").get(pk=holder.pk)
     if not visibility.in_jurisdiction(actor, holder.jurisdiction):
         raise NotAllowed(_("%(org)s is outside your jurisdiction.") % {"org": holder}, code="outside_jurisdiction")
     seizure = Seizure.objects.create(holder=holder, authority=authority, batch=batch, quantity=quantity,
-                                     case_reference=case_reference, note=note, occurred_at=occurred_at,
-                                     inspector=actor)
-    movements = ledger.post(legs=[Leg(holder.pk, batch.pk, -quantity), Leg(authority.pk, batch.pk, quantity)],
-                kind=StockMovement.Kind.SEIZURE, actor=actor, occurred_at=occurred_at,
-                document={"seizure": seizure}, idempotency_key=idempotency_key)
+                                     case_reference=case_reference, note=note, off_books=off_books,
+                                     occurred_at=occurred_at, inspector=actor)
+    legs = [Leg(authority.pk, batch.pk, quantity)]
+    if not off_books:
+        legs.insert(0, Leg(holder.pk, batch.pk, -quantity))
+    movements = ledger.post(legs=legs, kind=StockMovement.Kind.SEIZURE, actor=actor, occurred_at=occurred_at,
+                            document={"seizure": seizure}, idempotency_key=idempotency_key)
     _audit_document(action="create", instance=seizure, actor=actor, organisation=holder, movements=movements)
     return seizure
 

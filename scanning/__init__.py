@@ -6,7 +6,9 @@
   (`BT-<product id>-<lot>`, batches of products without a GTIN).
 - `scanning.decode`: `decode_image(pil_image)` / `decode_bytes(data)` -> `[DecodedCode]`
   (symbology, text, rect/polygon, decoder, payload, aim, stage). No upload validation here.
-- `scanning.labels`: Code 128 / GS1-128 labels as PNG and SVG, `label_sheet_html` (A4).
+- `scanning.labels`: Code 128 / GS1-128 labels as PNG and SVG, A4 sheets as HTML
+  (`label_sheet_html`) or PDF (`label_sheet_pdf`); the one label renderer (device asset
+  labels too). `scanning.label_views`: the batch label and sheet endpoints.
 
 For the scan endpoint: every result has `.ok` and `.as_dict()` (JSON-ready, with `kind`)
 for the response and the scan log; `ScanError.code` is stable (`codec.ERROR_CODES`).

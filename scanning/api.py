@@ -9,7 +9,8 @@ acting action takes its context as further fields next to `code`:
 - dispense: the fields of `POST /api/dispenses/` except `batch` and `pack_code`, which come
   from the code
 - count: `session` (an open count session's id)
-- inspect: answers 422 `action_not_available` until visits exist
+- inspect: `visit` (an open visit's id), optional `client_id` (the phone's UUID for the
+  tick) and `scanned_at`: ticks the visit's register (audits.sweeps.services.tick_record)
 
 A photo: for lookup, every code found gets its own result (and its own log row); an action
 needs exactly one code in the photo (422 `image_code_count`). A code the codec cannot read
@@ -23,14 +24,13 @@ Every scan is logged (scanning.models.ScanLog), refusals and failures included; 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import django_filters
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from PIL import Image
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -55,10 +55,22 @@ PHOTO_MAX_SIDE = 2000  # phone photos are downscaled to this before decoding
 # --- request shapes ---------------------------------------------------------------------------------
 
 
+class ScanCodeField(serializers.CharField):
+    """The scanner's text, NUL included: the codec strips one at the ends and refuses one
+    inside with its own code (`nul_character`), like any other unreadable scan."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
 class ScanSerializer(serializers.Serializer):
-    code = serializers.CharField(required=False, max_length=2000, trim_whitespace=False,
-                                 help_text="the scanner's text as typed (CR/LF, ]C1, <GS> are fine)")
-    image = ImageUploadField(required=False, help_text="a photo with one or more codes (JPEG, PNG, WebP)")
+    code = ScanCodeField(required=False, max_length=2000, trim_whitespace=False,
+                         help_text="the scanner's text as typed (CR/LF, ]C1, <GS> are fine)")
+    # Checked by the shared upload rules, decoded once, never re-encoded nor stored: a scan
+    # photo is read, not kept (the log keeps the uploaded bytes' SHA-256).
+    image = ImageUploadField(required=False, keep=False,
+                             help_text="a photo with one or more codes (JPEG, PNG, WebP)")
     action = serializers.ChoiceField(choices=ScanAction.choices, default=ScanAction.LOOKUP)
 
     def validate(self, attrs):
@@ -88,6 +100,12 @@ class CountContextSerializer(serializers.Serializer):
     session = serializers.IntegerField()
 
 
+class InspectContextSerializer(serializers.Serializer):
+    visit = serializers.IntegerField()
+    client_id = serializers.UUIDField(required=False)
+    scanned_at = serializers.DateTimeField(required=False)
+
+
 class NoContextSerializer(serializers.Serializer):
     pass
 
@@ -97,10 +115,10 @@ CONTEXT_SERIALIZERS = {
     ScanAction.RECEIVE: ReceiveContextSerializer,
     ScanAction.DISPENSE: DispenseContextSerializer,
     ScanAction.COUNT: CountContextSerializer,
-    ScanAction.INSPECT: NoContextSerializer,
+    ScanAction.INSPECT: InspectContextSerializer,
 }
 LIST_FIELDS = {"emergency_physicians"}
-LOGGED_CONTEXT = {"shipment", "received_quantity", "session", "quantity"}  # never patient data
+LOGGED_CONTEXT = {"shipment", "received_quantity", "session", "quantity", "visit"}  # never patient data
 
 
 def _plain(data) -> dict:
@@ -123,6 +141,10 @@ def _context(request, action: str) -> dict:
     elif action == ScanAction.COUNT:
         sessions = visibility.scope(CountSession.objects.all(), request.user, "holder")
         context["session"] = sessions.filter(pk=context["session"]).first() or _not_found()
+    elif action == ScanAction.INSPECT:
+        from audits.sweeps.selectors import visit_list
+
+        context["visit"] = visit_list(user=request.user).filter(pk=context["visit"]).first() or _not_found()
     return context
 
 
@@ -141,6 +163,11 @@ def _result_body(action: str, result: services.ActionResult) -> dict:
         session = CountSession.objects.select_related("holder").prefetch_related("lines__batch__product").get(
             pk=result.document.pk)
         return CountSessionSerializer(session).data
+    if action == ScanAction.INSPECT:
+        from audits.sweeps.serializers import TickSerializer
+
+        tick = result.document
+        return {**TickSerializer(tick).data, "status": "created" if tick.was_created else "duplicate"}
     return {}
 
 
@@ -228,8 +255,7 @@ class ScanView(UploadLimitMixin, APIView):
 
     def _photo(self, request, scan: _Scan, prepared) -> Response:
         scan.image_sha256 = prepared.sha256
-        with Image.open(io.BytesIO(prepared.data)) as image:
-            found = decode_image(image, max_side=PHOTO_MAX_SIDE)
+        found = decode_image(prepared.image, max_side=PHOTO_MAX_SIDE)  # the pixels the upload check decoded
         if scan.action != ScanAction.LOOKUP:
             if len(found) != 1:
                 raise ImageCodeCount(details={"found": len(found), "codes": [c.text for c in found]})

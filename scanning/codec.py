@@ -110,6 +110,7 @@ ERROR_CODES: dict[str, str] = {
     "bad_hri": "a printed (AI)value form that does not parse",
     "bad_own_label": "our label prefix with a malformed body",
     "not_text": "the input is not text",
+    "nul_character": "a NUL character (0x00) inside the scan: no code carries one",
 }
 
 # --- results -------------------------------------------------------------------------------
@@ -334,6 +335,9 @@ def _parse(raw: object) -> Payload | ScanError:
         symbology, text = m.group(), text[m.end():]
     if not text.strip(_STRIP + GS):
         return ScanError("empty", "nothing was scanned", raw, symbology=symbology)
+    if "\x00" in text:  # at the ends it is stripped (some scanners append one); inside, it is noise
+        return ScanError("nul_character", f"a NUL character (0x00) at position {text.index(chr(0))} of the scan",
+                         raw, symbology=symbology)
     plain_text = text.strip(_STRIP + GS)
     folded = plain_text.translate(_FULLWIDTH)
     gs_text = _GS_TOKENS.sub(GS, folded).strip(_STRIP).strip(GS)

@@ -38,3 +38,11 @@ class BatchNotInShipment(DomainError):
 class PackCodeRequired(DomainError):
     code = "pack_code_required"
     default_message = _("Counting by scan needs a pack code (a traceability code or a GS1 serial).")
+
+
+class LabelNotPrintable(DomainError):
+    """A label whose text no barcode we print could carry so that it reads back the same
+    (a lot with Chinese characters, say): refused rather than printed wrong."""
+
+    code = "label_not_printable"
+    default_message = _("This label cannot be printed as a barcode that reads back the same.")

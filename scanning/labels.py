@@ -11,6 +11,11 @@ is 1.6 px per module and stops decoding):
 - bar height 12 mm, caption text below in a font that has Chinese glyphs when one is
   installed (`caption_font_path`).
 
+An A4 sheet of labels (a batch's, or a set of devices'): `label_sheet_html` (print-ready
+HTML, every label an inline SVG at true size in mm) or `label_sheet_pdf` (reportlab: the
+bars as the PNG of `render_png` at `SHEET_PDF_DPI`, placed at true size, so a module is
+still 0.381 mm; the captions as PDF text in the forms' CJK font, audits.forms.cjk_font).
+
 GS1-128: python-barcode's `Gs1_128` prepends FNC1 (its character "\\xf1", Code 128 value
 102, the same in code sets A, B and C) to the data; we pass the element string with each GS
 separator replaced by that same FNC1 character, so a reader returns GS between fields and
@@ -43,6 +48,7 @@ __all__ = [
     "batch_label",
     "device_label",
     "label_sheet_html",
+    "label_sheet_pdf",
     "module_px",
     "render_png",
     "render_svg",
@@ -309,3 +315,70 @@ h1 {{ font-size: 11pt; margin: 0 0 4mm 0; }}
 </body>
 </html>
 """
+
+
+SHEET_PDF_DPI = 600  # 9 px per module: 0.381 mm, the same module as at 200 dpi
+SHEET_MARGIN_MM = 10.0
+SHEET_GAP_MM = 4.0
+CELL_PADDING_MM = 1.5
+
+
+def label_sheet_pdf(labels: Iterable[Label], *, title: str = "") -> bytes:
+    """The same sheet as `label_sheet_html`, as an A4 PDF: labels flow left to right and top
+    to bottom at true size, a light dashed cut line round each, onto as many pages as needed."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas
+
+    from audits.forms import cjk_font
+
+    font, _embedded = cjk_font()
+    line_mm = CAPTION_PT * 25.4 / 72 * 1.25
+    page_w, page_h = A4[0] / mm, A4[1] / mm
+    usable_w = page_w - 2 * SHEET_MARGIN_MM
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
+    pdf.setTitle(title or "labels")
+    top = page_h - SHEET_MARGIN_MM
+
+    def heading() -> float:
+        if not title:
+            return top
+        pdf.setFont(font, 11)
+        pdf.drawString(SHEET_MARGIN_MM * mm, (top - 4) * mm, title)
+        return top - 8
+
+    y = heading()  # the top of the current row, in mm from the page's bottom
+    x, row_h, on_page = SHEET_MARGIN_MM, 0.0, 0
+    for label in labels:
+        png = render_png(label.text, gs1=label.gs1, dpi=SHEET_PDF_DPI)  # the bars and the HRI line
+        image = Image.open(io.BytesIO(png))
+        img_w, img_h = image.width * 25.4 / SHEET_PDF_DPI, image.height * 25.4 / SHEET_PDF_DPI
+        captions = [line for line in label.caption_lines if line]
+        sizes = [min(CAPTION_PT, CAPTION_PT * img_w / max(stringWidth(line, font, CAPTION_PT) / mm, 1e-6))
+                 for line in captions]  # a caption wider than the bars is set smaller, never cut
+        cell_w = img_w + 2 * CELL_PADDING_MM
+        cell_h = img_h + line_mm * len(captions) + 2 * CELL_PADDING_MM
+        if x > SHEET_MARGIN_MM and x + cell_w > SHEET_MARGIN_MM + usable_w:  # next row
+            x, y, row_h = SHEET_MARGIN_MM, y - row_h - SHEET_GAP_MM, 0.0
+        if y - cell_h < SHEET_MARGIN_MM and on_page:  # next page
+            pdf.showPage()
+            x, y, row_h, on_page = SHEET_MARGIN_MM, top, 0.0, 0
+        pdf.setStrokeColorRGB(0.75, 0.75, 0.75)
+        pdf.setLineWidth(0.2 * mm)
+        pdf.setDash(1 * mm, 1 * mm)
+        pdf.rect(x * mm, (y - cell_h) * mm, cell_w * mm, cell_h * mm, stroke=1, fill=0)
+        pdf.drawImage(ImageReader(image), (x + CELL_PADDING_MM) * mm, (y - CELL_PADDING_MM - img_h) * mm,
+                      width=img_w * mm, height=img_h * mm)
+        baseline = y - CELL_PADDING_MM - img_h
+        for line, size in zip(captions, sizes, strict=True):
+            baseline -= line_mm
+            pdf.setFont(font, size)
+            pdf.drawCentredString((x + cell_w / 2) * mm, (baseline + 0.6) * mm, line)
+        x += cell_w + SHEET_GAP_MM
+        row_h, on_page = max(row_h, cell_h), on_page + 1
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

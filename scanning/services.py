@@ -13,9 +13,9 @@
     | receive  | inventory.services.shipment_receive       | POST /api/shipments/{id}/receive/  |
     | dispense | inventory.services.dispense_record        | POST /api/dispenses/               |
     | count    | audits.counts.count_line_scan             | POST /api/counts/{id}/scan/        |
-    | inspect  | not yet: the sweep issue adds visits      |                                    |
+    | inspect  | audits.sweeps.services.tick_record        | POST /api/visits/{id}/sync/ (scan) |
 
-  To add an action (inspect, when visits exist): write `scan_<action>(*, actor, lookup,
+  To add an action: write `scan_<action>(*, actor, lookup,
   idempotency_key, **context)` here, put it in `ACTIONS`, and give it a context
   serializer in `scanning.api.CONTEXT_SERIALIZERS`.
 """
@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits import counts
+from audits.alerts import events as alert_events
 from inventory import services as inventory_services
 from inventory.models import Dispense, Shipment
 from scanning import codec
@@ -104,8 +105,36 @@ def scan_count(*, actor, lookup: Lookup, session, idempotency_key: str | None = 
     return ActionResult(document=session)
 
 
-def scan_inspect(*, actor, lookup: Lookup, idempotency_key: str | None = None, **context) -> ActionResult:
-    raise ActionNotAvailable(details={"action": ScanAction.INSPECT})
+def _scanned_text(payload) -> str:
+    if isinstance(payload, codec.OwnLabelPayload):
+        return payload.device_tag or payload.text
+    if isinstance(payload, codec.PlainPayload):
+        return payload.text.strip()
+    if isinstance(payload, codec.TraceCodePayload):
+        return payload.code
+    if isinstance(payload, codec.Gs1Payload):
+        return payload.hri or payload.element_string
+    return ""
+
+
+def scan_inspect(*, actor, lookup: Lookup, visit, client_id=None, scanned_at=None,
+                 idempotency_key: str | None = None) -> ActionResult:
+    """Tick the visit's register with what was scanned (`audits.sweeps.services.tick_record`
+    decides found / wrong holder / unregistered / on or off the books). An asset tag or a
+    typed factory serial that names no registered device is an unregistered device."""
+    import uuid
+
+    from audits.sweeps import services as sweep_services
+
+    if client_id is None:  # the phone's id for the tick; a keyed retry maps to the same one
+        client_id = uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key) if idempotency_key else uuid.uuid4()
+    unregistered = lookup.device is None and lookup.product is None and (
+        lookup.entity == "device" or isinstance(lookup.payload, codec.PlainPayload))
+    tick = sweep_services.tick_record(
+        actor=actor, visit=visit, client_id=client_id, code=_scanned_text(lookup.payload), device=lookup.device,
+        batch=lookup.batch, product=lookup.product, pack=lookup.pack, unregistered_device=unregistered,
+        scanned_at=scanned_at)
+    return ActionResult(document=tick)
 
 
 ACTIONS: dict[str, Callable[..., ActionResult] | None] = {
@@ -139,6 +168,20 @@ def _outcome(status_code: int) -> str:
     return ScanLog.Outcome.REFUSED
 
 
+NUL_SHOWN_AS = "\u2400"  # ␀: PostgreSQL stores no NUL in text nor in jsonb; the log shows where it was
+
+
+def _without_nul(value):
+    """`value` (text, or a payload dict's values at any depth) with NUL shown as ␀."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_SHOWN_AS)
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def scan_record(*, actor, action: str, status_code: int, error_code: str = "", raw: str = "",
                 payload: codec.Payload | codec.ScanError | None = None, lookup: Lookup | None = None,
                 source: str = ScanLog.Source.TEXT, symbology: str = "", decoder: str = "", image_sha256: str = "",
@@ -152,9 +195,10 @@ def scan_record(*, actor, action: str, status_code: int, error_code: str = "", r
     with transaction.atomic() if lookup is not None and lookup.anomalies else nullcontext():
         log = ScanLog.objects.create(
             user=user, organisation_id=getattr(user, "organisation_id", None), scanned_at=timezone.now(),
-            source=source, raw=(raw or "")[:MAX_RAW], symbology=(symbology or getattr(payload, "symbology", "")
-                                                                 or "")[:30],
-            decoder=decoder, image_sha256=image_sha256, payload=payload.as_dict() if payload is not None else {},
+            source=source, raw=_without_nul(raw or "")[:MAX_RAW],
+            symbology=_without_nul(symbology or getattr(payload, "symbology", "") or "")[:30],
+            decoder=decoder, image_sha256=image_sha256,
+            payload=_without_nul(payload.as_dict()) if payload is not None else {},
             payload_kind=payload.kind if payload is not None else "", action=action, context=context or {},
             outcome=_outcome(status_code), status_code=status_code,
             error_code=error_code or ("" if status_code < 400 else "error"),
@@ -165,10 +209,11 @@ def scan_record(*, actor, action: str, status_code: int, error_code: str = "", r
             shipment=result.shipment if result else None, dispense=result.dispense if result else None,
         )
         if lookup is not None and lookup.anomalies:
-            ScanAnomaly.objects.bulk_create([
+            anomalies = ScanAnomaly.objects.bulk_create([
                 ScanAnomaly(kind=a.kind, scan=log, detected_at=log.scanned_at, holder_id=log.organisation_id,
                             other_holder_id=a.other_holder_id, batch_id=a.batch_id, pack_code_id=a.pack_code_id,
                             dispenses=a.dispenses, details=a.details)
                 for a in lookup.anomalies
             ])
+            alert_events.rows_created(ScanAnomaly, anomalies)  # bulk_create sends no post_save
     return log

@@ -58,6 +58,26 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _flush_may_truncate_append_only_tables():
+    """Transactional tests are cleaned up by `flush` (TRUNCATE), which the append-only
+    tables refuse on PostgreSQL (audits.append_only): the flush, and only the flush, says so
+    in its own transaction."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from audits.append_only import ALLOW_TRUNCATE_SQL
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        return [ALLOW_TRUNCATE_SQL + ";", *statements] if statements else statements
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """PBKDF2 at production strength costs ~1 s per user; tests do not test the hasher."""
     from django.conf import settings

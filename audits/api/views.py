@@ -20,6 +20,7 @@ from audits.errors import NotPermitted
 from audits.models import CountSession, SalesFiling, SignedClosing
 from backend import visibility
 from backend.errors import InvalidInput
+from backend.idempotency import idempotent
 from backend.models import Jurisdiction, Organisation
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,7 +42,7 @@ def _organisation_param(request, name: str = "organisation") -> Organisation:
         if request.user.organisation_id and not request.user.is_authority:
             return Organisation.objects.select_related("jurisdiction").get(pk=request.user.organisation_id)
         raise InvalidInput(_("Name the %(name)s (an id).") % {"name": name}, code="invalid_filter")
-    if not str(value).isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):  # an id that fits a bigint
         raise InvalidInput(_("%(name)s is an id.") % {"name": name}, code="invalid_filter")
     org = visibility.scope(Organisation.objects.select_related("jurisdiction"), request.user, "").filter(
         pk=int(value)).first()
@@ -136,6 +137,7 @@ class CountSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     @extend_schema(request=None, responses=s.CountSessionSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent  # posts the variances to the ledger, like every stock-changing POST
     def approve(self, request, pk=None):
         session = self.get_object()
         counts.count_session_approve(actor=request.user, session=session)

@@ -1,10 +1,40 @@
 import datetime as dt
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from backend.models import Licence, Organisation, Person
+
+
+class TrueFalseField(forms.NullBooleanField):
+    """true/false (1/0, any case) or absent; anything else is invalid. Django's and
+    django-filter's boolean widgets read an unknown value as "not given", so `late=maybe`
+    would quietly mean no filter at all."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        text = "" if value is None else str(value).strip().lower()
+        if text == "":
+            return None
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError(_("Enter true or false."), code="invalid_boolean")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """A boolean filter that answers 400 for a value that is neither true nor false."""
+
+    field_class = TrueFalseField
 
 
 class OrganisationFilter(django_filters.FilterSet):
@@ -17,8 +47,9 @@ class OrganisationFilter(django_filters.FilterSet):
     def filter_jurisdiction(self, queryset, name, value):
         from backend.models import Jurisdiction
 
-        node = Jurisdiction.objects.filter(code=value).first() if value.isdigit() else None
-        if node is None and value.isdigit():
+        digits = value.isascii() and value.isdigit()  # "²" is a digit to str.isdigit, not to int()
+        node = Jurisdiction.objects.filter(code=value).first() if digits else None
+        if node is None and digits and len(value) <= 18:
             node = Jurisdiction.objects.filter(pk=value).first()
         if node is None:
             return queryset.none()

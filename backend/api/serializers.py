@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.models import Jurisdiction, Licence, Organisation, Person, User
+from backend.uploads import ImageUploadField
 
 
 class JurisdictionSerializer(serializers.ModelSerializer):
@@ -16,8 +17,10 @@ class JurisdictionSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "level", "parent", "prefix", "dual_signoff_required",
                   "monthly_filing_due_day", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-        # Uniqueness is checked by the service (full_clean) inside the transaction.
-        extra_kwargs = {"code": {"validators": []}}
+        # Uniqueness is checked by the service (full_clean) inside the transaction. The due
+        # day stays within 1..28 so every month has it (the check constraint backs this).
+        extra_kwargs = {"code": {"validators": []},
+                        "monthly_filing_due_day": {"min_value": 1, "max_value": 28}}
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
@@ -45,11 +48,13 @@ class PersonListSerializer(serializers.ModelSerializer):
 
     resident_id_masked = serializers.CharField(read_only=True)
     organisation_name = serializers.CharField(source="organisation.name", read_only=True, default=None)
+    photo = ImageUploadField(read_only=True)  # URLs of the stored photo and its thumbnail
+    photo_thumbnail = ImageUploadField(read_only=True)
 
     class Meta:
         model = Person
-        fields = ["id", "name", "resident_id_masked", "photo", "organisation", "organisation_name",
-                  "position", "phone", "created_at", "updated_at"]
+        fields = ["id", "name", "resident_id_masked", "photo", "photo_thumbnail", "organisation",
+                  "organisation_name", "position", "phone", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -62,6 +67,9 @@ class PersonDetailSerializer(PersonListSerializer):
 
 
 class PersonWriteSerializer(serializers.ModelSerializer):
+    # Through the upload pipeline (backend.uploads): a PreparedImage, stored by the service.
+    photo = ImageUploadField(required=False)
+
     class Meta:
         model = Person
         fields = ["name", "resident_id", "photo", "organisation", "position", "phone"]
@@ -78,12 +86,14 @@ class PersonWriteSerializer(serializers.ModelSerializer):
 class LicenceSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     scope = serializers.ListField(child=serializers.ChoiceField(choices=Licence.Scope.choices), required=False)
+    scan = ImageUploadField(required=False)  # in: a file or data URI; out: the stored scan's URL
+    scan_thumbnail = ImageUploadField(read_only=True)
 
     class Meta:
         model = Licence
         fields = ["id", "holder_organisation", "holder_person", "kind", "number", "issuing_authority",
                   "valid_from", "valid_until", "scope", "scope_text", "revoked_at", "revoked_reason",
-                  "scan", "status", "created_at", "updated_at"]
+                  "scan", "scan_thumbnail", "status", "created_at", "updated_at"]
         read_only_fields = ["revoked_at", "revoked_reason", "created_at", "updated_at"]
         validators = []  # the unique number is checked by the service (full_clean)
 
@@ -109,6 +119,8 @@ class LicenceSerializer(serializers.ModelSerializer):
 
 class LicenceScanSerializer(serializers.ModelSerializer):
     """What an organisation's own staff may change on its licences: the scan."""
+
+    scan = ImageUploadField()
 
     class Meta:
         model = Licence

@@ -18,6 +18,7 @@ from backend.api import serializers as s
 from backend.api.filters import LicenceFilter, OrganisationFilter, PersonFilter
 from backend.errors import Forbidden
 from backend.models import Jurisdiction, Licence, Organisation, Person
+from backend.uploads import UploadLimitMixin
 
 
 class TokenView(APIView):
@@ -124,7 +125,7 @@ class OrganisationViewSet(RegistryViewSet):
         return services.organisation_update(actor=self.request.user, organisation=instance, **data)
 
 
-class PersonViewSet(RegistryViewSet):
+class PersonViewSet(UploadLimitMixin, RegistryViewSet):
     """People working at organisations. Lists mask the resident ID; the detail view shows it
     to office administrators, inspectors of the jurisdiction and the person's own organisation,
     and every such read is written to the audit trail."""
@@ -176,7 +177,7 @@ class PersonViewSet(RegistryViewSet):
         return services.person_update(actor=self.request.user, person=instance, **data)
 
 
-class LicenceViewSet(RegistryViewSet):
+class LicenceViewSet(UploadLimitMixin, RegistryViewSet):
     """Licences, certificates and approvals. Office administrators create and change them;
     an organisation's staff may upload scans of its own licences but change nothing else."""
 

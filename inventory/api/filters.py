@@ -3,6 +3,7 @@ import datetime as dt
 import django_filters
 from django.utils import timezone
 
+from backend.api.filters import StrictBooleanFilter
 from inventory.models import (
     Batch,
     Dispense,
@@ -33,7 +34,7 @@ class BatchFilter(django_filters.FilterSet):
     lot = django_filters.CharFilter(field_name="lot_number")
     expiring_within = django_filters.NumberFilter(method="filter_expiring", min_value=0, max_value=3650,
                                                   label="not yet expired, expiring within N days")
-    expired = django_filters.BooleanFilter(method="filter_expired")
+    expired = StrictBooleanFilter(method="filter_expired")
 
     class Meta:
         model = Batch
@@ -52,7 +53,8 @@ class StockBalanceFilter(django_filters.FilterSet):
     holder = django_filters.NumberFilter(field_name="holder_id")
     batch = django_filters.NumberFilter(field_name="batch_id")
     product = django_filters.NumberFilter(field_name="batch__product_id")
-    nonzero = django_filters.BooleanFilter(method="filter_nonzero")
+    nonzero = StrictBooleanFilter(method="filter_nonzero")
+    in_transit = StrictBooleanFilter()
 
     class Meta:
         model = StockPosition

@@ -65,18 +65,25 @@ class StockBalanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         as_of = request.query_params.get("as_of")
         if not as_of:
             return super().list(request, *args, **kwargs)
-        on = parse_date(as_of)
+        try:
+            on = parse_date(as_of)
+        except ValueError:  # well formed but impossible: 2026-02-30, 2026-13-01
+            on = None
         if on is None:
-            raise InvalidInput(_("as_of is a date: YYYY-MM-DD."), code="invalid_date")
+            raise InvalidInput(_("as_of is a date: YYYY-MM-DD."), code="invalid_date", details={"param": "as_of"})
         q = Q()
         for param, lookup in (("holder", "holder_id"), ("batch", "batch_id"), ("product", "batch__product_id")):
             value = request.query_params.get(param)
             if value:
-                if not value.isdigit():
+                if not (value.isascii() and value.isdigit() and len(value) <= 18):  # fits a bigint
                     raise InvalidInput(_("%(p)s is an id.") % {"p": param}, code="invalid_filter")
                 q &= Q(**{lookup: int(value)})
-        if request.query_params.get("in_transit") in ("true", "false", "True", "False", "1", "0"):
-            q &= Q(in_transit=request.query_params["in_transit"] in ("true", "True", "1"))
+        in_transit = request.query_params.get("in_transit")
+        if in_transit:
+            if in_transit.lower() not in ("true", "false", "1", "0"):
+                raise InvalidInput(_("in_transit is true or false."), code="invalid_filter",
+                                   details={"param": "in_transit"})
+            q &= Q(in_transit=in_transit.lower() in ("true", "1"))
         rows = [dict(row, as_of=on) for row in selectors.stock_balances_as_of(request.user, on, filters=q)]
         page = self.paginate_queryset(rows)
         data = s.BalanceAsOfSerializer(page if page is not None else rows, many=True).data

@@ -1,13 +1,15 @@
 import django_filters
 
+from backend.api.filters import StrictBooleanFilter
 from backend.models import Jurisdiction
 from inventory.devices.models import Device, DeviceExam, DeviceKind, DeviceRefusal, DeviceStatus
 
 
 def _jurisdiction_prefix(value: str) -> str | None:
     """A division code (or id) -> the code prefix of it and everything below."""
-    node = Jurisdiction.objects.filter(code=value).first() if value.isdigit() else None
-    if node is None and value.isdigit():
+    digits = value.isascii() and value.isdigit()  # "²" is a digit to str.isdigit, not to int()
+    node = Jurisdiction.objects.filter(code=value).first() if digits else None
+    if node is None and digits and len(value) <= 18:
         node = Jurisdiction.objects.filter(pk=value).first()
     return node.prefix if node is not None else None
 
@@ -27,7 +29,7 @@ class DeviceFilter(JurisdictionFilterMixin, django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=DeviceStatus.choices)
     holder = django_filters.NumberFilter()
     jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label="jurisdiction code (and below)")
-    late = django_filters.BooleanFilter(method="filter_late", label="filed more than 7 days after purchase/transfer")
+    late = StrictBooleanFilter(method="filter_late", label="filed more than 7 days after purchase/transfer")
     serial = django_filters.CharFilter(field_name="serial_number", lookup_expr="icontains")
     asset_tag = django_filters.CharFilter(lookup_expr="iexact")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -175,8 +176,10 @@ class DeviceRegisterView(APIView):
 
     @extend_schema(responses={(200, register.XLSX_TYPE): OpenApiTypes.BINARY, (200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, fmt: str):
-        devices = DeviceFilter(request.query_params, queryset=selectors.device_list(user=request.user)).qs
-        devices = devices.order_by("holder__jurisdiction__code", "holder__name", "id")
+        filterset = DeviceFilter(request.query_params, queryset=selectors.device_list(user=request.user))
+        if not filterset.is_valid():  # as the list answers: a filter it cannot read is 400, never "everything"
+            raise translate_validation(filterset.errors)
+        devices = filterset.qs.order_by("holder__jurisdiction__code", "holder__name", "id")
         if fmt == "xlsx":
             body, content_type = register.to_xlsx(devices), register.XLSX_TYPE
         else:

@@ -123,7 +123,7 @@ def test_resident_id_never_in_clear_in_the_trail(county, client_for):
     # the change is still visible: the masked forms carry different digests
     assert updated.before["resident_id"]["masked"] == created.after["resident_id"]["masked"]
     assert updated.after["resident_id"]["masked"] == new_id[:6] + "********" + new_id[-4:]
-    assert updated.before["resident_id"]["sha256"] != updated.after["resident_id"]["sha256"]
+    assert updated.before["resident_id"]["hmac"] != updated.after["resident_id"]["hmac"]
     assert read.action == "sensitive_read" and read.actor_username == "admin"
 
 

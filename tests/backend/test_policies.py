@@ -280,3 +280,22 @@ def test_licence_kinds_in_cases_exist():
     kinds |= {lic.kind for p in HOLD_CASES for lic in p.values[1]}
     kinds |= {lic.kind for p in LICENSED_CASES + OPERATE_CASES for lic in p.values[0]}
     assert kinds <= set(Licence.Kind.values)
+
+
+def test_prefetch_licences_loads_several_holders_in_one_query(django_assert_num_queries):
+    org = OrganisationFactory(kind="hospital", licensed=True, termination_approved=True)
+    person = PersonFactory(organisation=org)
+    PersonLicenceFactory(holder_person=person)
+    PersonLicenceFactory(holder_person=person, expired=True)
+    other = PersonFactory(organisation=org)  # no licence at all
+    fresh = [sorted(h.licences.values_list("pk", flat=True)) for h in (org, person, other)]
+    with django_assert_num_queries(1):
+        policies.prefetch_licences(org, person, other)
+    with django_assert_num_queries(0):
+        loaded = [sorted(lic.pk for lic in h.licences.all()) for h in (org, person, other)]
+        assert all(lic.holder_person is person for lic in person.licences.all())
+        assert policies.is_licensed(person, Licence.Kind.PHYSICIAN, dt.date.today())
+        assert not policies.is_licensed(other, Licence.Kind.PHYSICIAN, dt.date.today())
+    assert loaded == fresh and len(fresh[1]) == 2 and fresh[2] == []
+    with django_assert_num_queries(0):
+        policies.prefetch_licences(org, person)  # already loaded: nothing to do

@@ -41,7 +41,8 @@ def test_staff_upload_a_scan_of_their_own_licence(county, client_for, role):
     assert body["scan"]
     assert body["valid_until"] == licence.valid_until.isoformat()
     licence.refresh_from_db()
-    assert licence.scan.name and default_storage.exists(licence.scan.name)
+    assert licence.scan and default_storage.exists(licence.scan)
+    assert body["scan"] == default_storage.url(licence.scan)
     entry = AuditEntry.objects.get(object_type="backend.licence", object_id=str(licence.pk))
     assert entry.action == "update" and entry.actor_username == county.users()[role].username
 

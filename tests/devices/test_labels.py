@@ -84,3 +84,17 @@ def test_label_visibility(county, client_for):
     assert client_for(county.other.inspector).get(f"/api/devices/{device.pk}/label.png").status_code == 404
     anonymous = client_for(None).get(f"/api/devices/{device.pk}/label.svg")
     assert anonymous.status_code == 401 and error_of(anonymous)["code"] == "not_authenticated"
+
+
+def test_the_printed_asset_tag_is_what_the_scanner_codec_reads_as_this_device(county, client_for):
+    """The registry's label, read by a scanner (pyzbar on the 200 dpi PNG) and parsed by the
+    scan endpoint's codec, names this very device."""
+    from scanning.codec import OwnLabelPayload, parse
+
+    devices = [file_device(county.hospital) for _ in range(2)]
+    for device in devices:
+        response = client_for(county.physician).get(f"/api/devices/{device.pk}/label.png")
+        (found,) = pyzbar.decode(Image.open(io.BytesIO(response.content)))
+        payload = parse(found.data.decode("latin-1"))
+        assert isinstance(payload, OwnLabelPayload) and payload.label_kind == "device"
+        assert (payload.device_id, payload.device_tag) == (device.pk, device.asset_tag)

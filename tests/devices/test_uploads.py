@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from backend.uploads import UploadRefused, prepare_image, store_image
+from backend.uploads import UploadRefused, check_image, prepare_image, store_image
 from inventory.devices.models import Device
 from tests.conftest import error_of
 from tests.devices.factories import image_bytes, operator, upload
@@ -59,6 +59,28 @@ def test_bad_file_refused_fast_and_nothing_stored(name, make, code):
     elapsed = time.perf_counter() - started
     assert info.value.code == code and info.value.status_code == 400
     assert elapsed < 1.0, f"{name} took {elapsed:.3f} s"
+    assert stored_files() == []
+
+
+@pytest.mark.parametrize("name, make, code", BAD, ids=[b[0] for b in BAD])
+def test_checking_only_refuses_the_same_files(name, make, code):
+    """check_image (a photo that is read, not kept: the scan endpoint) applies every rule."""
+    with pytest.raises(UploadRefused) as info:
+        check_image(upload(make(), name=name, content_type="image/jpeg"))
+    assert info.value.code == code and info.value.status_code == 400
+
+
+def test_checked_image_is_upright_unchanged_and_prepares_like_prepare_image():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    exif[0x8825] = {1: "N", 2: (26.0, 53.0, 2.0)}
+    data = image_bytes("JPEG", size=(80, 40), exif=exif.tobytes())
+    checked = check_image(upload(data, name="IMG_0002.JPG", content_type="image/jpeg"))
+    assert checked.image.size == (checked.width, checked.height) == (40, 80)
+    assert checked.data == data and checked.sha256 == hashlib.sha256(data).hexdigest()
+    prepared = checked.prepare()
+    assert prepared.data == prepare_image(upload(data, content_type="image/jpeg")).data
+    assert 0x8825 not in Image.open(io.BytesIO(prepared.data)).getexif()
     assert stored_files() == []
 
 

@@ -158,6 +158,24 @@ def test_dispense_created_and_listed_masked(county, client_for, stocked):
     assert rid not in str(listing)
 
 
+def test_dispense_bodies_equal_the_generic_model_serializer(county, client_for, stocked):
+    """The dispense serializers render by hand (speed); they must say exactly what DRF's
+    ModelSerializer would say from their field declarations, for the entry just written
+    and for one read back."""
+    from rest_framework import serializers
+
+    from inventory.api.serializers import DispenseDetailSerializer, DispenseListSerializer
+
+    r = post(client_for(county.pharmacist), "/api/dispenses/", dispense_payload(county, stocked))
+    assert r.status_code == 201, r.json()
+    dispense = Dispense.objects.select_related("batch", "physician").get(pk=r.json()["id"])
+    for cls in (DispenseListSerializer, DispenseDetailSerializer):
+        fast = cls(dispense).data
+        generic = serializers.ModelSerializer.to_representation(cls(dispense), dispense)
+        assert list(fast) == list(generic) and dict(fast) == dict(generic)
+    assert r.json() == dict(DispenseDetailSerializer(dispense).data)
+
+
 def test_patient_detail_only_to_own_staff_and_inspectors_and_audited(county, client_for, stocked):
     from tests.factories import make_resident_id
 
@@ -292,6 +310,25 @@ def test_seizure_and_disposal_over_http(county, client_for, stocked):
     r = post(client_for(county.other.inspector), "/api/seizures/", {"holder": county.hospital.pk,
                                                                      "batch": stocked.pk, "quantity": 2})
     assert r.status_code == 403 and error_of(r)["code"] == "outside_jurisdiction"
+
+
+def test_seizure_off_the_books_at_a_retail_pharmacy(county, client_for, stocked):
+    """Termination drugs on a retail pharmacy's shelf were never on its books: seizing them
+    must not be refused for want of stock; they enter the ledger in the authority's custody."""
+    from inventory.models import StockMovement, StockPosition
+
+    pharmacy = county.pharmacy
+    payload = {"holder": pharmacy.pk, "batch": stocked.pk, "quantity": 6, "case_reference": "C-2"}
+    r = post(client_for(county.inspector), "/api/seizures/", payload)
+    assert r.status_code == 409 and error_of(r)["code"] == "insufficient_stock"  # the books show none
+    r = post(client_for(county.inspector), "/api/seizures/", {**payload, "off_books": True})
+    assert r.status_code == 201, r.json()
+    assert r.json()["off_books"] is True and r.json()["holder"] == pharmacy.pk
+    assert not StockMovement.objects.filter(holder=pharmacy).exists()
+    authority = county.inspector.organisation
+    movement = StockMovement.objects.get(seizure_id=r.json()["id"])
+    assert (movement.holder, movement.quantity, movement.kind) == (authority, 6, "seizure")
+    assert StockPosition.objects.get(holder=authority, batch=stocked, in_transit=False).quantity == 6
 
 
 def test_stock_card_has_running_balance(county, client_for):

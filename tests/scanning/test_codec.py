@@ -226,6 +226,8 @@ ERRORS = [
     ("batch label without lot", "BT-12-", "bad_own_label"),
     ("batch label with product 0", "BT-0-L1", "bad_own_label"),
     ("batch label without product", "BT-L1", "bad_own_label"),
+    ("NUL inside a GS1 string", f"]C101{GTIN}\x0010ABC", "nul_character"),
+    ("NUL inside plain text", "AB\x00CD", "nul_character"),
 ]
 
 

@@ -3,8 +3,10 @@ one for an action, and the shared upload pipeline's refusals within a second."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -42,6 +44,18 @@ def test_lookup_answers_for_every_code_in_the_photo(county, client_for):
     assert [log.pk for log in logs] == sorted(c["scan"] for c in body["codes"])
     assert {log.source for log in logs} == {"image"} and {log.image_sha256 for log in logs} == {body["image"]["sha256"]}
     assert {log.symbology for log in logs} == {"gs1-128", "code128"}
+
+
+def test_a_scan_photo_is_read_not_kept(county, client_for, settings):
+    """A scan photo is not evidence: it is checked and decoded, not re-encoded nor stored;
+    the log keeps the SHA-256 of the bytes as uploaded."""
+    data = png_of("DV-00000001")
+    r = post_photo(client_for(county.inspector), data)
+    assert r.status_code == 200 and [c["text"] for c in r.json()["codes"]] == ["DV-00000001"]
+    assert r.json()["image"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert ScanLog.objects.get().image_sha256 == hashlib.sha256(data).hexdigest()
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
 
 
 def test_photo_without_a_code_is_logged(county, client_for):
