@@ -463,7 +463,9 @@ class Disposal(models.Model):
 
 
 class Seizure(models.Model):
-    """Stock taken by an inspector: it leaves the holder and is held by the authority."""
+    """Stock taken by an inspector: it leaves the holder and is held by the authority. Stock
+    found off the books (`off_books`) was never on the holder's books: it enters the ledger in
+    the authority's custody, and the seizure names the holder it was found at."""
 
     holder = models.ForeignKey(Organisation, verbose_name=_("seized from"), on_delete=models.PROTECT,
                                related_name="seizures")
@@ -473,6 +475,10 @@ class Seizure(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     case_reference = models.CharField(_("case reference"), max_length=60, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
+    off_books = models.BooleanField(
+        _("off the books"), default=False,
+        help_text=_("Found where the holder's books show none (e.g. at a retail pharmacy): the stock enters the "
+                    "ledger in the authority's custody and nothing leaves the holder's books."))
     occurred_at = models.DateTimeField(_("seized at"))
     inspector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("inspector"),
                                   on_delete=models.PROTECT, related_name="+")

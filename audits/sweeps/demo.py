@@ -13,8 +13,9 @@ through the same services as the API (every row on the audit trail):
   rectification order;
 - 衡阳县西渡镇李氏诊所 (an individual clinic): an unregistered portable B超 found (an alert for
   the office), photographed; a case, closed with a 20,000 yuan fine;
-- 老百姓大药房西渡店 (a retail pharmacy): mifepristone on the shelf, off the books: a finding
-  and a rectification order.
+- 老百姓大药房西渡店 (a retail pharmacy): mifepristone on the shelf, off the books: a finding,
+  two boxes seized off the books (into the drug administration's custody) and a
+  rectification order.
 
 Idempotent: a second run finds the demo sweep and changes nothing.
 """
@@ -204,6 +205,11 @@ def _seed(demo) -> dict[str, int]:
     f_shelf = finding(v4, drug, 8, "shelf", rule="no_termination_drugs", severity="critical",
                       description="药房处方药货架发现米非司酮片2盒，无进货记录（账外），药品零售企业不得销售终止妊娠药品",
                       evidence=[{"type": "tick", "client_id": str(off_books.client_id)}] if off_books else [])
+    if position is not None:
+        boxes = 2 * (position.batch.product.pack_size or 1)
+        services.finding_seize_stock(actor=drug, finding=f_shelf, batch=position.batch, quantity=boxes,
+                                     off_books=True, note="账外米非司酮片2盒，现场扣押", at=at(8, 11, 20))
+        seized += boxes
     services.finding_order_rectification(actor=drug, finding=f_shelf, at=at(8, 11, 30),
                                          requirement="立即下架并说明来源，不得购进、销售终止妊娠药品",
                                          deadline=today + dt.timedelta(days=3))

@@ -328,6 +328,8 @@ class SeizeSerializer(serializers.Serializer):
     batch = serializers.IntegerField()
     quantity = serializers.IntegerField(min_value=1)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    off_books = serializers.BooleanField(required=False, default=False,
+                                         help_text="found where the site's books show none (e.g. a retail pharmacy)")
 
 
 class RectificationSerializer(serializers.Serializer):

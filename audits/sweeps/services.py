@@ -635,9 +635,11 @@ def finding_seal_device(*, actor, finding: Finding, device, reason: str = "",
 
 
 @transaction.atomic
-def finding_seize_stock(*, actor, finding: Finding, batch, quantity: int, note: str = "",
+def finding_seize_stock(*, actor, finding: Finding, batch, quantity: int, note: str = "", off_books: bool = False,
                         at: dt.datetime | None = None, idempotency_key: str | None = None) -> FindingAction:
-    """Seize stock of the inspected site (a ledger movement, `inventory.services.seizure_record`)."""
+    """Seize stock of the inspected site (a ledger movement, `inventory.services.seizure_record`).
+    `off_books`: found where the site's books show none (a retail pharmacy's shelf): it enters
+    the ledger in the authority's custody and nothing leaves the site's books."""
     from inventory import services as inventory_services
 
     finding = _lock_finding(finding)
@@ -648,7 +650,8 @@ def finding_seize_stock(*, actor, finding: Finding, batch, quantity: int, note: 
         raise e.ItemInvalid(_("The quantity must be positive."), code="quantity_not_positive")
     seizure = inventory_services.seizure_record(actor=actor, holder=finding.organisation, batch=batch,
                                                 quantity=quantity, case_reference=finding.reference[:60],
-                                                note=note[:300], occurred_at=at, idempotency_key=idempotency_key)
+                                                note=note[:300], off_books=off_books, occurred_at=at,
+                                                idempotency_key=idempotency_key)
     return _action(finding, FindingAction.Kind.SEIZE_STOCK, actor=actor, at=seizure.occurred_at, seizure=seizure,
                    note=note[:500])
 

@@ -236,7 +236,8 @@ class FindingViewSet(_Base):
         data = _validated(s.SeizeSerializer, request.data)
         batch = Batch.objects.filter(pk=data["batch"]).first() or _invalid("batch", _("Unknown batch."))
         services.finding_seize_stock(actor=request.user, finding=finding, batch=batch, quantity=data["quantity"],
-                                     note=data["note"], idempotency_key=scoped_key(request))
+                                     note=data["note"], off_books=data["off_books"],
+                                     idempotency_key=scoped_key(request))
         return self._act(finding)
 
     @extend_schema(request=s.RectificationSerializer, responses={201: s.FindingSerializer})

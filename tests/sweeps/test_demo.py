@@ -18,7 +18,7 @@ from audits.sweeps.models import (
 from backend.demo import seed_registry
 from inventory import services as inventory_services
 from inventory.devices.demo import seed_devices
-from inventory.models import DrugProduct, Seizure
+from inventory.models import DrugProduct, Seizure, StockMovement
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,8 @@ def test_seed_sweep(django_capture_on_commit_callbacks):
     _stock(demo)
     with django_capture_on_commit_callbacks(execute=True):
         summary = seed_sweep(demo)
-    assert summary["seized"] == 24
+    pack = DrugProduct.objects.filter(generic_name="米非司酮片", strength="25 mg").first().pack_size
+    assert summary["seized"] == 24 + 2 * pack
     sweep = Sweep.objects.get(name=NAME)
     assert sweep.status == "finished" and sweep.teams.count() == 2
     assert sweep.targets.count() >= 9 and sweep.targets.filter(team__isnull=True).count() == 0
@@ -54,7 +55,12 @@ def test_seed_sweep(django_capture_on_commit_callbacks):
     assert Finding.objects.count() == 5
     assert FindingAction.objects.filter(kind="seal_device").get().device.serial_number == "SS22-180455"
     assert FindingAction.objects.filter(kind="seal_device").get().device.status == "sealed"
-    assert Seizure.objects.get().holder == demo.approved[2]
+    on_books, off_books = Seizure.objects.order_by("off_books")
+    assert (on_books.holder, on_books.off_books) == (demo.approved[2], False)
+    # The retail pharmacy's shelf: seized off the books, so its books stay at nothing.
+    assert (off_books.holder, off_books.off_books, off_books.quantity) == (demo.retail_pharmacies[0], True, 2 * pack)
+    assert not StockMovement.objects.filter(holder=demo.retail_pharmacies[0]).exists()
+    assert StockMovement.objects.get(seizure=off_books).holder == off_books.authority
     assert Tick.objects.filter(kind="device_missing").get().device.serial_number == "CTS88-17302"
     assert Tick.objects.filter(kind="device_unregistered").get().visit.organisation == demo.individual_clinics[0]
     off = Tick.objects.get(kind="stock_off_books")
