@@ -37,6 +37,21 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = TrueFalseField
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A primary key: a whole number within the database's 64-bit range, else 400 (SQLite
+    raises OverflowError on a larger Python int, which would be a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)
+
+
 class OrganisationFilter(django_filters.FilterSet):
     jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label="jurisdiction code (and below)")
 
@@ -63,9 +78,9 @@ class PersonFilter(django_filters.FilterSet):
 
 
 class LicenceFilter(django_filters.FilterSet):
-    holder_organisation = django_filters.NumberFilter()
-    holder_person = django_filters.NumberFilter()
-    holder = django_filters.NumberFilter(method="filter_holder", label="organisation id: its licences and its people's")
+    holder_organisation = IdFilter()
+    holder_person = IdFilter()
+    holder = IdFilter(method="filter_holder", label="organisation id: its licences and its people's")
     valid_on = django_filters.DateFilter(method="filter_valid_on", label="valid on this date")
     expiring_within = django_filters.NumberFilter(
         method="filter_expiring", min_value=0, max_value=3650, label="valid today and expiring within N days",

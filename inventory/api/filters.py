@@ -3,7 +3,7 @@ import datetime as dt
 import django_filters
 from django.utils import timezone
 
-from backend.api.filters import StrictBooleanFilter
+from backend.api.filters import IdFilter, StrictBooleanFilter
 from inventory.models import (
     Batch,
     Dispense,
@@ -50,9 +50,9 @@ class BatchFilter(django_filters.FilterSet):
 
 
 class StockBalanceFilter(django_filters.FilterSet):
-    holder = django_filters.NumberFilter(field_name="holder_id")
-    batch = django_filters.NumberFilter(field_name="batch_id")
-    product = django_filters.NumberFilter(field_name="batch__product_id")
+    holder = IdFilter(field_name="holder_id")
+    batch = IdFilter(field_name="batch_id")
+    product = IdFilter(field_name="batch__product_id")
     nonzero = StrictBooleanFilter(method="filter_nonzero")
     in_transit = StrictBooleanFilter()
 
@@ -65,7 +65,7 @@ class StockBalanceFilter(django_filters.FilterSet):
 
 
 class StockMovementFilter(django_filters.FilterSet):
-    product = django_filters.NumberFilter(field_name="batch__product")
+    product = IdFilter(field_name="batch__product")
     occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     date_from = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__gte")
@@ -78,7 +78,7 @@ class StockMovementFilter(django_filters.FilterSet):
 
 
 class IntakeFilter(django_filters.FilterSet):
-    product = django_filters.NumberFilter(field_name="batch__product")
+    product = IdFilter(field_name="batch__product")
     date_from = django_filters.DateFilter(field_name="received_at", lookup_expr="date__gte")
     date_to = django_filters.DateFilter(field_name="received_at", lookup_expr="date__lte")
 
@@ -100,7 +100,7 @@ class ShipmentRefusalFilter(django_filters.FilterSet):
 
 
 class DispenseFilter(django_filters.FilterSet):
-    product = django_filters.NumberFilter(field_name="batch__product")
+    product = IdFilter(field_name="batch__product")
     date_from = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__gte")
     date_to = django_filters.DateFilter(field_name="occurred_at", lookup_expr="date__lte")
 

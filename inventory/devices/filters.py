@@ -1,6 +1,6 @@
 import django_filters
 
-from backend.api.filters import StrictBooleanFilter
+from backend.api.filters import IdFilter, StrictBooleanFilter
 from backend.models import Jurisdiction
 from inventory.devices.models import Device, DeviceExam, DeviceKind, DeviceRefusal, DeviceStatus
 
@@ -27,7 +27,7 @@ class JurisdictionFilterMixin:
 class DeviceFilter(JurisdictionFilterMixin, django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=DeviceKind.choices)
     status = django_filters.ChoiceFilter(choices=DeviceStatus.choices)
-    holder = django_filters.NumberFilter()
+    holder = IdFilter()
     jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label="jurisdiction code (and below)")
     late = StrictBooleanFilter(method="filter_late", label="filed more than 7 days after purchase/transfer")
     serial = django_filters.CharFilter(field_name="serial_number", lookup_expr="icontains")
