@@ -13,6 +13,7 @@ already raised), never a Python loop over history.
 | `device_filed_late` | device_filed_late | medium | a device filing (or a transfer's) more than 7 days late |
 | `licences` | licence_expired / licence_expiring | high / low | an institution's, or a device operator's or custodian's, licence lapsed (in the last year) or lapses within 30 days, with no renewal |
 | `filings_late` | filing_late / closing_late | medium (missing) / low (filed late) | a wholesaler's sales summary, an institution's signed closing, late or missing (`audits.filings.filing_status`) |
+| `reconciliation` | cross_party_mismatch | medium (low: shipped, not yet received) | each county's last months whose sales filings are due, reconciled (账账相符) and recorded, so a mismatch reaches the office without anyone opening the reconciliation |
 | `sweep_*` | the event-driven types | | source rows of the last year whose after-commit alert is missing |
 
 Raised once: a rule skips what it already raised for the same subject (and occurrence),
@@ -28,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import DateField, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -443,6 +445,33 @@ def sweep_discrepancies(ctx: Context) -> list[Alert]:
     return raise_from(events.discrepancy_alert, rows)
 
 
+def reconciliation(ctx: Context) -> list[Alert]:
+    """Reconcile every county's months whose sales filings are due (the last
+    FILING_MONTHS_CHECKED), record the discrepancies as the reconciliation view does for an
+    authority that opens it (new ones created, ones gone resolved), and raise an alert for
+    each open cross-party one never alerted on. A month whose filings are not yet due is left
+    alone: shipped-not-filed is expected until then."""
+    from audits import reconciliation as reconciliation_
+    from audits.models import Discrepancy
+
+    alerts: list[Alert] = []
+    for county in Jurisdiction.objects.filter(level=Jurisdiction.Level.COUNTY).order_by("code"):
+        month = periods.previous_month(ctx.today.replace(day=1))
+        for _i in range(FILING_MONTHS_CHECKED):
+            if periods.due_on(month, county) < ctx.today:
+                result = reconciliation_.reconcile(month, jurisdiction_prefix=county.prefix)
+                with transaction.atomic():
+                    reconciliation_.reconciliation_record(result, jurisdiction_code=county.code)
+                    rows = (Discrepancy.objects.filter(month=month, kind__in=events.CROSS_PARTY_KINDS,
+                                                       jurisdiction_code__startswith=county.prefix,
+                                                       resolved_at__isnull=True)
+                            .exclude(_any_raised("audits.discrepancy"))
+                            .select_related("wholesaler__jurisdiction", "holder__jurisdiction").order_by("pk"))
+                    alerts += raise_from(events.discrepancy_alert, rows)
+            month = periods.previous_month(month)
+    return alerts
+
+
 RULES: dict[str, Callable[[Context], list[Alert]]] = {
     "sweep_shipment_refusals": sweep_shipment_refusals,
     "sweep_shipment_discrepancies": sweep_shipment_discrepancies,
@@ -455,6 +484,7 @@ RULES: dict[str, Callable[[Context], list[Alert]]] = {
     "device_filed_late": device_filed_late,
     "licences": licences,
     "filings_late": filings_late,
+    "reconciliation": reconciliation,
 }
 
 

@@ -243,3 +243,35 @@ def test_run_alert_rules_refuses_a_bad_date():
 
     with pytest.raises(CommandError):
         call_command("run_alert_rules", "--today", "2026-13-01", stdout=io.StringIO())
+
+
+# --- reconciliation (账账相符) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("filed", "fires"), [(12, True), (10, False)])
+def test_reconciliation_finds_a_mismatch_once_the_filings_are_due(county, filed, fires):
+    """Nobody opened the reconciliation: the rule reconciles the month once its sales filings
+    are due, records what it finds and alerts on it; a filing that matches the shipments is a
+    near miss."""
+    from audits.models import Discrepancy
+    from tests.reconciliation.scenario import Month
+
+    month = Month(county)
+    (batch,) = month.batches(1)
+    month.ship({batch: 10}, day=8)
+    month.filing([month.row(batch, filed)])
+    due = periods.due_on(month.month, county.jurisdiction)
+    assert run("reconciliation", today=due) == []  # due today: not yet late, not reconciled
+    assert not Discrepancy.objects.exists()
+    found = run("reconciliation", today=due + dt.timedelta(days=1))
+    if not fires:
+        assert found == [] and not Discrepancy.objects.filter(resolved_at__isnull=True).exists()
+        return
+    (alert,) = found
+    discrepancy = Discrepancy.objects.get()
+    assert (discrepancy.kind, discrepancy.month, discrepancy.wholesaler) == ("quantity_mismatch", month.month,
+                                                                           county.wholesaler)
+    assert alert.type == "cross_party_mismatch" and alert.was_created and alert.subject_id == discrepancy.pk
+    assert alert.figures["filed"] == 12 and alert.figures["shipped"] == 10
+    assert run("reconciliation", today=due + dt.timedelta(days=2)) == []  # nothing new the next day
+    assert Alert.objects.count() == 1
