@@ -471,7 +471,10 @@ def filing_status(*, user, jurisdiction, month: dt.date, today: dt.date | None =
     licensed = Licence.objects.filter(
         Q(valid_until__isnull=True) | Q(valid_until__gte=start), valid_from__lt=end, revoked_at__isnull=True,
         kind__in=[Licence.Kind.TERMINATION_APPROVAL, Licence.Kind.DRUG_WHOLESALE])
-    orgs = visibility.scope(Organisation.objects.select_related("jurisdiction"), user, "").filter(
+    # The due day is a jurisdiction setting inherited from above (township -> county -> city
+    # -> province): load the whole chain with each organisation, not one query per level.
+    orgs = visibility.scope(Organisation.objects.select_related("jurisdiction__parent__parent__parent"), user,
+                            "").filter(
         jurisdiction__code__startswith=jurisdiction.prefix, pk__in=licensed.values("holder_organisation_id"),
     ).order_by("kind", "name")
     filings = {}
