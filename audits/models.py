@@ -13,6 +13,7 @@ from functools import cached_property
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 GENESIS_HASH = "0" * 64
 
@@ -82,7 +83,7 @@ class CountSession(models.Model):
     closed against the book balance at that moment, approved into adjustments."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("open")
+        OPEN = "open", pgettext_lazy("count status", "open")
         CLOSED = "closed", _("closed (awaiting approval)")
         APPROVED = "approved", _("approved")
 
@@ -170,7 +171,7 @@ class SignedClosing(models.Model):
 
     class Meta:
         ordering = ["-month", "holder_id"]
-        verbose_name = _("signed monthly closing")
+        verbose_name = pgettext_lazy("model name", "signed monthly closing")
         verbose_name_plural = _("signed monthly closings")
         constraints = [
             models.UniqueConstraint(fields=["holder", "month"], name="signedclosing_unique_month"),
@@ -279,7 +280,7 @@ class SalesFiling(models.Model):
 
 
 class SalesFilingLine(models.Model):
-    filing = models.ForeignKey(SalesFiling, verbose_name=_("filing"), on_delete=models.PROTECT, related_name="lines")
+    filing = models.ForeignKey(SalesFiling, verbose_name=pgettext_lazy("sales filing", "filing"), on_delete=models.PROTECT, related_name="lines")
     line_number = models.PositiveIntegerField(_("line number"))
     sold_on = models.DateField(_("date"))
     customer = models.ForeignKey("backend.Organisation", verbose_name=_("customer"), on_delete=models.PROTECT,

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from stdnum.cn import ric, uscc
 
 
@@ -398,7 +399,7 @@ class User(AbstractUser):
         Organisation, verbose_name=_("organisation"), null=True, blank=True,
         on_delete=models.PROTECT, related_name="users",
     )
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
+    role = models.CharField(pgettext_lazy("user", "role"), max_length=20, choices=Role.choices, blank=True)
     department = models.CharField(_("department"), max_length=20, choices=Department.choices, blank=True)
     person = models.OneToOneField(
         Person, verbose_name=_("person"), null=True, blank=True, on_delete=models.PROTECT, related_name="user",

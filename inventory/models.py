@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backend.models import Organisation, Person, mask_resident_id, validate_resident_id
 
@@ -186,7 +187,7 @@ class Shipment(models.Model):
         DRAFT = "draft", _("draft")
         DISPATCHED = "dispatched", _("dispatched (in transit)")
         RECEIVING = "receiving", _("partly received")
-        RECEIVED = "received", _("received")
+        RECEIVED = "received", pgettext_lazy("shipment status", "received")
         REJECTED = "rejected", _("rejected")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SUPPLY)
@@ -260,7 +261,7 @@ class ShipmentDiscrepancy(models.Model):
                                 related_name="discrepancy")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     shipped = models.PositiveIntegerField(_("shipped"))
-    received = models.PositiveIntegerField(_("received"))
+    received = models.PositiveIntegerField(pgettext_lazy("quantity", "received"))
     note = models.CharField(_("note"), max_length=300, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by"),
                                     on_delete=models.PROTECT, related_name="+")

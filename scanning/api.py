@@ -236,7 +236,7 @@ class ScanView(UploadLimitMixin, APIView):
 
     def _act(self, request, scan: _Scan, payload, decoded: dict | None = None) -> Response:
         if not payload.ok:
-            raise CodeUnreadable(_("The code could not be read: %(reason)s") % {"reason": payload.reason},
+            raise CodeUnreadable(_("The code could not be read: %(reason)s") % {"reason": payload.message},
                                  code=payload.code, details=payload.as_dict())
         context = _context(request, scan.action)
         scan.context = {k: getattr(v, "pk", v) for k, v in context.items() if k in LOGGED_CONTEXT}

@@ -49,12 +49,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
 from biip import ParseError
 from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS, GS1ApplicationIdentifier
 from biip.gs1_element_strings import GS1ElementString
+from django.utils.translation import gettext_noop
 
 __all__ = [
     "BATCH_LABEL_PREFIX",
@@ -212,10 +213,29 @@ class ScanError(_Base):
     ai: str | None = None  # the GS1 AI concerned, if any
     symbology: str | None = None
     details: dict[str, str] = field(default_factory=dict)
+    # `reason` is English (logs, tests); `template` % `params` is the same text, its template
+    # marked for translation: `message` renders it in the active language (API replies).
+    template: str = field(default="", compare=False, repr=False)
+    params: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
         return False
+
+    @property
+    def message(self) -> str:
+        """The reason in the active language (Django's gettext; English if untranslated)."""
+        if not self.template:
+            return self.reason
+        from django.utils.translation import gettext
+
+        return gettext(self.template) % self.params
+
+    def as_dict(self) -> dict[str, Any]:
+        out = super().as_dict()
+        out.pop("template", None)
+        out.pop("params", None)
+        return out
 
     def __hash__(self) -> int:  # details is a dict; hash on the stable parts
         return hash((self.code, self.reason, self.raw, self.ai))
@@ -311,12 +331,21 @@ _SWALLOW_DATE_AIS = frozenset({"11", "15", "17"})
 _STRIP = " \t\r\n\x00\x0b\x0c"
 
 
+def _error(code: str, template: str, params: dict[str, Any] | None = None, raw: str = "",
+           **kwargs: Any) -> ScanError:
+    """A ScanError whose English `reason` is `template % params`; mark `template` with
+    gettext_noop so makemessages finds it (the codec stays usable without Django settings)."""
+    params = params or {}
+    return ScanError(code, template % params, raw, template=template, params=params, **kwargs)
+
+
 def parse(raw: object) -> Payload | ScanError:
     """Raw scanner or decoder text -> typed payload or `ScanError`. Never raises."""
     try:
         return _parse(raw)
     except Exception as exc:  # a bug of ours must not become a 500 at the counter
-        return ScanError("bad_value", f"could not interpret the scan ({type(exc).__name__})", _safe(raw))
+        return _error("bad_value", gettext_noop("could not interpret the scan (%(error)s)"),
+                      {"error": type(exc).__name__}, _safe(raw))
 
 
 def _safe(raw: object) -> str:
@@ -327,17 +356,17 @@ def _parse(raw: object) -> Payload | ScanError:
     if isinstance(raw, bytes):
         raw = raw.decode("latin-1")
     if not isinstance(raw, str):
-        return ScanError("not_text", "the scan must be text", _safe(raw))
+        return _error("not_text", gettext_noop("the scan must be text"), None, _safe(raw))
     text = raw.strip(_STRIP)
     symbology = None
     m = _AIM.match(text)
     if m:
         symbology, text = m.group(), text[m.end():]
     if not text.strip(_STRIP + GS):
-        return ScanError("empty", "nothing was scanned", raw, symbology=symbology)
+        return _error("empty", gettext_noop("nothing was scanned"), None, raw, symbology=symbology)
     if "\x00" in text:  # at the ends it is stripped (some scanners append one); inside, it is noise
-        return ScanError("nul_character", f"a NUL character (0x00) at position {text.index(chr(0))} of the scan",
-                         raw, symbology=symbology)
+        return _error("nul_character", gettext_noop("a NUL character (0x00) at position %(position)s of the scan"),
+                      {"position": text.index(chr(0))}, raw, symbology=symbology)
     plain_text = text.strip(_STRIP + GS)
     folded = plain_text.translate(_FULLWIDTH)
     gs_text = _GS_TOKENS.sub(GS, folded).strip(_STRIP).strip(GS)
@@ -376,8 +405,8 @@ def _parse(raw: object) -> Payload | ScanError:
     digits = folded.replace(" ", "")
     if symbology in EAN_SYMBOLOGIES:
         if not gtin_is_valid(digits):
-            return ScanError("bad_gtin_check_digit", f"{digits!r} is not an EAN/UPC with a valid check digit",
-                             raw, ai="01", symbology=symbology)
+            return _error("bad_gtin_check_digit", gettext_noop("%(digits)s is not an EAN/UPC with a valid check digit"),
+                          {"digits": repr(digits)}, raw, ai="01", symbology=symbology)
         return PlainPayload(raw=raw, text=plain_text, gtin=digits.rjust(14, "0"), symbology=symbology)
     gtin = folded.rjust(14, "0") if gtin_is_valid(folded) else None
     return PlainPayload(raw=raw, text=plain_text, gtin=gtin, symbology=symbology)
@@ -388,18 +417,17 @@ def _own_label(text: str, raw: str, symbology: str | None) -> OwnLabelPayload | 
     if head == DEVICE_TAG_PREFIX:
         body = text[3:]
         if not _DEVICE_BODY.fullmatch(body) or int(body) < 1:
-            return ScanError("bad_own_label",
-                             f"device tag {text!r}: expected {DEVICE_TAG_PREFIX} + the device number (8 digits)",
-                             raw, symbology=symbology)
+            return _error("bad_own_label",
+                          gettext_noop("device tag %(text)s: expected %(prefix)s + the device number (8 digits)"),
+                          {"text": repr(text), "prefix": DEVICE_TAG_PREFIX}, raw, symbology=symbology)
         tag = device_tag_text(body)
         return OwnLabelPayload(raw=raw, label_kind="device", text=tag, device_tag=tag, device_id=int(body),
                                symbology=symbology)
     if head == BATCH_LABEL_PREFIX:
         m = _BATCH_BODY.fullmatch(text[3:])
         if not m:
-            return ScanError("bad_own_label",
-                             f"batch label {text!r}: expected {BATCH_LABEL_PREFIX}<product id>-<lot>",
-                             raw, symbology=symbology)
+            return _error("bad_own_label", gettext_noop("batch label %(text)s: expected %(prefix)s<product id>-<lot>"),
+                          {"text": repr(text), "prefix": BATCH_LABEL_PREFIX}, raw, symbology=symbology)
         return OwnLabelPayload(raw=raw, label_kind="batch", text=BATCH_LABEL_PREFIX + text[3:],
                                product_id=int(m[1]), lot=m[2], symbology=symbology)
     return None
@@ -438,9 +466,11 @@ def _split(text: str) -> list[_Element] | ScanError:
             continue
         ai = _lookup_ai(text[pos:])
         if ai is None:
-            where = f" at position {pos}" if pos else ""
-            return ScanError("unknown_ai", f"no known GS1 application identifier{where}: {text[pos:pos + 8]!r}",
-                             text)
+            params = {"position": pos, "text": repr(text[pos:pos + 8])}
+            if pos:
+                return _error("unknown_ai", gettext_noop(
+                    "no known GS1 application identifier at position %(position)s: %(text)s"), params, text)
+            return _error("unknown_ai", gettext_noop("no known GS1 application identifier: %(text)s"), params, text)
         start = pos + len(ai.ai)
         variable, length = _ai_lengths(ai)
         if variable:
@@ -456,9 +486,9 @@ def _split(text: str) -> list[_Element] | ScanError:
 def _parse_element_string(text: str, raw: str, symbology: str | None, *, hri: bool = False) -> Payload | ScanError:
     split = _split(text)
     if isinstance(split, ScanError):
-        return ScanError(split.code, split.reason, raw, symbology=symbology)
+        return replace(split, raw=raw, symbology=symbology)
     if not split:
-        return ScanError("empty", "no GS1 element strings", raw, symbology=symbology)
+        return _error("empty", gettext_noop("no GS1 element strings"), None, raw, symbology=symbology)
     present = frozenset(el.ai.ai for el in split)
     for el in split:
         error = _check_element(el, raw, symbology, hri=hri, present=present)
@@ -471,8 +501,8 @@ def _check_element(el: _Element, raw: str, symbology: str | None, *, hri: bool,
                    present: frozenset[str] = frozenset()) -> ScanError | None:
     ai, value = el.ai.ai, el.value
 
-    def err(code: str, reason: str, **details: str) -> ScanError:
-        return ScanError(code, reason, raw, ai=ai, symbology=symbology, details=details)
+    def err(code: str, template: str, params: dict[str, Any], **details: str) -> ScanError:
+        return _error(code, template, {"ai": ai, **params}, raw, ai=ai, symbology=symbology, details=details)
 
     if el.variable and not hri:
         swallowed = _swallowed(value, present)
@@ -480,32 +510,45 @@ def _check_element(el: _Element, raw: str, symbology: str | None, *, hri: bool,
             inner_ai, at, length = swallowed
             inner = value[at:at + length]
             return err("swallowed_field",
-                       f"({ai}) {value!r} contains ({inner_ai}){inner[len(inner_ai):]}: the separator "
-                       f"(FNC1/GS) after ({ai}) {value[:at]!r} is missing, so it swallowed the fields after it",
+                       gettext_noop("(%(ai)s) %(value)s contains (%(inner_ai)s)%(inner)s: the separator "
+                                    "(FNC1/GS) after (%(ai)s) %(head)s is missing, so it swallowed the fields "
+                                    "after it"),
+                       {"value": repr(value), "inner_ai": inner_ai, "inner": inner[len(inner_ai):],
+                        "head": repr(value[:at])},
                        value=value, swallowed_ai=inner_ai, swallowed=value[at:])
     _, maximum = _ai_lengths(el.ai)
     if el.variable and len(value) > maximum:
-        code = {"10": "lot_too_long", "21": "serial_too_long"}.get(ai, "value_too_long")
-        name = {"10": "lot", "21": "serial"}.get(ai, "value")
-        return err(code, f"({ai}) {name} has {len(value)} characters, at most {maximum} allowed", value=value)
+        code, template = {
+            "10": ("lot_too_long", gettext_noop("(%(ai)s) lot has %(length)s characters, at most %(maximum)s allowed")),
+            "21": ("serial_too_long",
+                   gettext_noop("(%(ai)s) serial has %(length)s characters, at most %(maximum)s allowed")),
+        }.get(ai, ("value_too_long",
+                   gettext_noop("(%(ai)s) value has %(length)s characters, at most %(maximum)s allowed")))
+        return err(code, template, {"length": len(value), "maximum": maximum}, value=value)
     if not value:
-        return err("bad_value", f"({ai}) has no value")
+        return err("bad_value", gettext_noop("(%(ai)s) has no value"), {})
     if not re.fullmatch(el.ai.pattern, ai + value):
         if ai in _DATE_AIS and len(value) == 6 and value.isdigit():
-            return err("bad_date", f"({ai}) {value!r} is not a YYMMDD date", value=value)
+            return err("bad_date", gettext_noop("(%(ai)s) %(value)s is not a YYMMDD date"), {"value": repr(value)},
+                       value=value)
         if not el.variable and len(value) < maximum:
-            return err("bad_value", f"({ai}) needs {maximum} characters, got {len(value)}: {value!r}", value=value)
-        return err("bad_value", f"({ai}) {value!r} does not match GS1 format {el.ai.format}", value=value)
+            return err("bad_value", gettext_noop("(%(ai)s) needs %(maximum)s characters, got %(length)s: %(value)s"),
+                       {"maximum": maximum, "length": len(value), "value": repr(value)}, value=value)
+        return err("bad_value", gettext_noop("(%(ai)s) %(value)s does not match GS1 format %(format)s"),
+                   {"value": repr(value), "format": el.ai.format}, value=value)
     try:
         el.parsed = GS1ElementString.parse(ai + value)
     except ParseError:
-        return err("bad_date", f"({ai}) {value!r} is not a valid date", value=value)
+        return err("bad_date", gettext_noop("(%(ai)s) %(value)s is not a valid date"), {"value": repr(value)},
+                   value=value)
     if el.parsed.gtin_error:
         if "check digit" in el.parsed.gtin_error:
             expected = gtin_check_digit(value[:-1])
             return err("bad_gtin_check_digit",
-                       f"GTIN {value} has check digit {value[-1]}, expected {expected}", value=value)
-        return err("bad_value", f"({ai}) {el.parsed.gtin_error}", value=value)
+                       gettext_noop("GTIN %(value)s has check digit %(digit)s, expected %(expected)s"),
+                       {"value": value, "digit": value[-1], "expected": expected}, value=value)
+        return err("bad_value", gettext_noop("(%(ai)s) invalid GTIN: %(error)s"), {"error": el.parsed.gtin_error},
+                   value=value)
     return None
 
 
@@ -561,8 +604,9 @@ def _payload(elements: list[_Element], raw: str, symbology: str | None) -> Gs1Pa
         ai = el.ai.ai
         if ai in seen:
             if seen[ai] != el.value:
-                return ScanError("conflicting_ai", f"({ai}) appears twice: {seen[ai]!r} and {el.value!r}", raw,
-                                 ai=ai, symbology=symbology)
+                return _error("conflicting_ai", gettext_noop("(%(ai)s) appears twice: %(first)s and %(second)s"),
+                              {"ai": ai, "first": repr(seen[ai]), "second": repr(el.value)}, raw,
+                              ai=ai, symbology=symbology)
             continue
         seen[ai] = el.value
         parsed = el.parsed
@@ -591,13 +635,14 @@ def _parse_hri(text: str, raw: str, symbology: str | None) -> Payload | ScanErro
     pieces = _HRI_AI.split(compact)
     # pieces: ["", ai, value, ai, value, ...]
     if pieces[0] or len(pieces) < 3:
-        return ScanError("bad_hri", f"expected (AI)value(AI)value..., got {text!r}", raw, symbology=symbology)
+        return _error("bad_hri", gettext_noop("expected (AI)value(AI)value..., got %(text)s"), {"text": repr(text)},
+                      raw, symbology=symbology)
     elements: list[_Element] = []
     for ai_text, value in zip(pieces[1::2], pieces[2::2], strict=True):
         ai = _GS1_APPLICATION_IDENTIFIERS.get(ai_text)
         if ai is None:
-            return ScanError("unknown_ai", f"({ai_text}) is not a GS1 application identifier we know", raw,
-                             ai=ai_text, symbology=symbology)
+            return _error("unknown_ai", gettext_noop("(%(ai)s) is not a GS1 application identifier we know"),
+                          {"ai": ai_text}, raw, ai=ai_text, symbology=symbology)
         value = value.strip(GS)
         variable, _ = _ai_lengths(ai)
         elements.append(_Element(ai=ai, value=value, variable=variable))

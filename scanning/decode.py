@@ -38,6 +38,7 @@ from ctypes import POINTER, c_uint, c_void_p, cast, string_at
 from dataclasses import dataclass
 
 import zxingcpp
+from django.utils.translation import gettext
 from PIL import Image, ImageFilter, ImageOps
 from pyzbar import pyzbar as _pyzbar
 from pyzbar import wrapper as _zbar
@@ -375,7 +376,7 @@ def decode_bytes(data: bytes) -> list[DecodedCode]:
         image = Image.open(io.BytesIO(data))
         image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise DecodeError(f"not an image Pillow can read: {exc}") from exc
+        raise DecodeError(gettext("not an image Pillow can read: %(error)s") % {"error": exc}) from exc
     return decode_image(ImageOps.exif_transpose(image) or image)
 
 

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AlertType(models.TextChoices):
@@ -44,13 +45,13 @@ class AlertType(models.TextChoices):
 
 
 class Severity(models.TextChoices):
-    LOW = "low", _("low")
-    MEDIUM = "medium", _("medium")
-    HIGH = "high", _("high")
+    LOW = "low", pgettext_lazy("alert severity", "low")
+    MEDIUM = "medium", pgettext_lazy("alert severity", "medium")
+    HIGH = "high", pgettext_lazy("alert severity", "high")
 
 
 class AlertStatus(models.TextChoices):
-    OPEN = "open", _("open")
+    OPEN = "open", pgettext_lazy("alert status", "open")
     ACKNOWLEDGED = "acknowledged", _("acknowledged")
     RESOLVED = "resolved", _("resolved")
 
@@ -70,7 +71,7 @@ class Alert(models.Model):
     organisation = models.ForeignKey("backend.Organisation", verbose_name=_("organisation concerned"), null=True,
                                      blank=True, on_delete=models.PROTECT, related_name="+")
     jurisdiction_code = models.CharField(_("jurisdiction code"), max_length=9, db_index=True)
-    summary = models.CharField(_("summary"), max_length=500, blank=True)
+    summary = models.CharField(pgettext_lazy("alert", "summary"), max_length=500, blank=True)
     evidence = models.JSONField(_("evidence (linked records)"), default=list, blank=True)
     figures = models.JSONField(_("figures"), default=dict, blank=True)
     raised_at = models.DateTimeField(_("raised at"), db_index=True)

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from audits.models import (
@@ -121,5 +122,5 @@ class SalesFilingInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if bool(attrs.get("rows")) == bool(attrs.get("file")):
-            raise serializers.ValidationError("send either rows (JSON) or a file (CSV or XLSX)")
+            raise serializers.ValidationError(_("send either rows (JSON) or a file (CSV or XLSX)"))
         return attrs

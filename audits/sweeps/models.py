@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from audits.sweeps.checklist import CHECKLIST, RULES
 
@@ -127,7 +128,7 @@ class Target(models.Model):
 
 class Visit(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("open")
+        OPEN = "open", pgettext_lazy("visit status", "open")
         CLOSED = "closed", _("closed")
 
     sweep = models.ForeignKey(Sweep, verbose_name=_("sweep"), on_delete=models.PROTECT, related_name="visits")
@@ -259,9 +260,9 @@ class Tick(VisitItem):
 
 class Finding(VisitItem):
     class Severity(models.TextChoices):
-        LOW = "low", _("low")
-        MEDIUM = "medium", _("medium")
-        HIGH = "high", _("high")
+        LOW = "low", pgettext_lazy("finding severity", "low")
+        MEDIUM = "medium", pgettext_lazy("finding severity", "medium")
+        HIGH = "high", pgettext_lazy("finding severity", "high")
         CRITICAL = "critical", _("critical")
 
     visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="findings")
@@ -374,7 +375,7 @@ class Case(models.Model):
     finding = models.OneToOneField(Finding, verbose_name=_("finding"), on_delete=models.PROTECT, related_name="case")
     number = models.CharField(_("case number"), max_length=60, unique=True)
     title = models.CharField(_("title"), max_length=200)
-    summary = models.TextField(_("summary"), blank=True)
+    summary = models.TextField(pgettext_lazy("case", "summary"), blank=True)
     organisation = models.ForeignKey("backend.Organisation", verbose_name=_("party"), null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="+")
     jurisdiction = models.ForeignKey("backend.Jurisdiction", verbose_name=_("jurisdiction"),

@@ -68,7 +68,7 @@ def _scan(*, actor, visit: Visit, data: dict):
     lookup, result, status_code, error_code = None, None, 200, ""
     try:
         if not payload.ok:
-            raise CodeUnreadable(_("The code could not be read: %(reason)s") % {"reason": payload.reason},
+            raise CodeUnreadable(_("The code could not be read: %(reason)s") % {"reason": payload.message},
                                  code=payload.code, details=payload.as_dict())
         lookup = selectors.code_lookup(user=actor, payload=payload)
         with transaction.atomic():

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backend.models import Organisation, Person, mask_resident_id
 
@@ -122,7 +123,8 @@ class DeviceImage(models.Model):
         OPERATOR = "operator", _("operator photo")
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="images")
-    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.DEVICE)
+    role = models.CharField(pgettext_lazy("device image", "role"), max_length=10, choices=Role.choices,
+                            default=Role.DEVICE)
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     path = models.CharField(_("stored file"), max_length=200)
     thumbnail_path = models.CharField(_("thumbnail"), max_length=200)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from tests.conftest import error_of
 from tests.inventory.factories import BatchFactory, dispense_payload, stock_institution
@@ -33,14 +34,9 @@ SKIP_DIRS = {".venv", ".git", "node_modules", "var"}
 
 # The same msgid translated differently in two catalogues, where a context (pgettext) is
 # needed in the source to keep both meanings. Runtime shows the first catalogue in Django's
-# order. Known cases; do not add to this list: give the message a context instead.
-KNOWN_SHADOWED = {
-    "open",  # count session (locale/), alert (alerts: 未处理), visit and case (sweeps: 进行中)
-    "low", "medium", "high",  # alert severity (低/中/高) vs finding severity (轻微/一般/严重)
-    "summary",  # alert summary (摘要) vs case summary (简要案情)
-    "role",  # user role (角色) vs device photo role (devices: 用途)
-    "signed monthly closing",  # model name vs the alerts' "(使用登记表和汇总表)" wording
-}
+# order. Do not add to this list: give the message a context instead (see
+# test_one_english_word_keeps_each_meaning below).
+KNOWN_SHADOWED: set[str] = set()
 
 
 @dataclass
@@ -232,3 +228,122 @@ def test_a_dispense_refused_for_want_of_stock_speaks_chinese_by_default(county, 
     assert zh["code"] == en["code"] == "insufficient_stock"
     assert zh["message"] == "库存不足：现有 20，需要 21。"
     assert en["message"] == "Not enough stock: 20 available, 21 requested."
+
+
+# --- one English word, several meanings: each has its own context (pgettext) ---------------
+
+
+def _labels():
+    from audits.alerts.models import Alert
+    from audits.models import CountSession, SalesFilingLine, SignedClosing
+    from audits.sweeps.models import Case, Finding, Visit
+    from backend.models import User
+    from inventory.devices.models import DeviceImage
+    from inventory.models import Shipment, ShipmentDiscrepancy
+
+    def field(model, name):
+        return model._meta.get_field(name).verbose_name
+
+    return {
+        "finding severity high": lambda: Finding.Severity.HIGH.label,
+        "finding severity medium": lambda: Finding.Severity.MEDIUM.label,
+        "finding severity low": lambda: Finding.Severity.LOW.label,
+        "alert severity high": lambda: Alert.Severity.HIGH.label,
+        "alert severity medium": lambda: Alert.Severity.MEDIUM.label,
+        "alert severity low": lambda: Alert.Severity.LOW.label,
+        "visit open": lambda: Visit.Status.OPEN.label,
+        "alert open": lambda: Alert.Status.OPEN.label,
+        "count open": lambda: CountSession.Status.OPEN.label,
+        "case summary": lambda: field(Case, "summary"),
+        "alert summary": lambda: field(Alert, "summary"),
+        "user role": lambda: field(User, "role"),
+        "device image role": lambda: field(DeviceImage, "role"),
+        "shipment received": lambda: Shipment.Status.RECEIVED.label,
+        "quantity received": lambda: field(ShipmentDiscrepancy, "received"),
+        "sales filing line's filing": lambda: field(SalesFilingLine, "filing"),
+        "signed closing": lambda: SignedClosing._meta.verbose_name,
+    }
+
+
+@pytest.mark.parametrize(("label", "zh", "en"), [
+    ("finding severity high", "严重", "high"),
+    ("finding severity medium", "一般", "medium"),
+    ("finding severity low", "轻微", "low"),
+    ("alert severity high", "高", "high"),
+    ("alert severity medium", "中", "medium"),
+    ("alert severity low", "低", "low"),
+    ("visit open", "进行中", "open"),
+    ("alert open", "未处理", "open"),
+    ("count open", "进行中", "open"),
+    ("case summary", "简要案情", "summary"),
+    ("alert summary", "摘要", "summary"),
+    ("user role", "角色", "role"),
+    ("device image role", "用途", "role"),
+    ("shipment received", "已收货", "received"),
+    ("quantity received", "实收数量", "received"),
+    ("sales filing line's filing", "销售情况汇总表", "filing"),
+    ("signed closing", "月度签字结账", "signed monthly closing"),
+])
+def test_one_english_word_keeps_each_meaning(label, zh, en):
+    get = _labels()[label]
+    with translation.override("zh-hans"):
+        assert str(get()) == zh
+    with translation.override("en"):
+        assert str(get()) == en
+
+
+def test_the_alert_rules_closing_wording_is_not_the_model_name():
+    """rules.py says "signed monthly closing" without a context: the alerts' wording."""
+    with translation.override("zh-hans"):
+        assert translation.gettext("signed monthly closing") == "月度签字结账（使用登记表和汇总表）"
+
+
+# --- the codec's reasons --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("raw", "code", "zh", "en"), [
+    ("]E06901234567893", "bad_gtin_check_digit",
+     "无法识别该编码：'6901234567893' 不是校验位正确的 EAN/UPC 条码",
+     "'6901234567893' is not an EAN/UPC with a valid check digit"),
+    ("]C10106901234567893", "bad_gtin_check_digit",
+     "无法识别该编码：GTIN 06901234567893 的校验位为 3，应为 2",
+     "GTIN 06901234567893 has check digit 3, expected 2"),
+    ("]C1(01)06901234567892(10)A(10)B", "conflicting_ai",
+     "无法识别该编码：(10) 出现两次：'A' 和 'B'", "(10) appears twice: 'A' and 'B'"),
+])
+def test_a_bad_scan_speaks_chinese_by_default_and_english_on_request(county, client_for, raw, code, zh, en):
+    from scanning.models import ScanLog
+
+    client = client_for(county.pharmacist)
+    default = client.post("/api/scan/", {"code": raw}, format="json")
+    english = client.post("/api/scan/", {"code": raw}, format="json", **EN)
+    assert (default.status_code, english.status_code) == (400, 400), default.content
+    assert error_of(default)["code"] == error_of(english)["code"] == code
+    assert error_of(default)["message"] == zh
+    assert error_of(english)["message"].endswith(en), error_of(english)["message"]
+    # the scan log keeps the English reason whatever the reply's language
+    assert [log.payload["reason"] for log in ScanLog.objects.order_by("pk")] == [en, en]
+
+
+def test_the_codec_reason_stays_english_and_its_message_follows_the_language():
+    from scanning import codec
+
+    error = codec.parse("]E06901234567893")
+    assert error.reason == "'6901234567893' is not an EAN/UPC with a valid check digit"
+    with translation.override("zh-hans"):
+        assert error.message == "'6901234567893' 不是校验位正确的 EAN/UPC 条码"
+        assert error.reason == "'6901234567893' is not an EAN/UPC with a valid check digit"
+    with translation.override("en"):
+        assert error.message == error.reason
+    assert "template" not in error.as_dict() and "params" not in error.as_dict()
+
+
+@pytest.mark.django_db
+def test_a_sales_filing_with_neither_rows_nor_file_speaks_chinese():
+    from audits.api.serializers import SalesFilingInputSerializer
+
+    with translation.override("zh-hans"):
+        data = SalesFilingInputSerializer(data={"month": "2026-10"})
+        assert not data.is_valid()
+        assert str(data.errors["non_field_errors"][0]) == "请提交 rows（JSON）或文件（CSV 或 XLSX）二者之一"
