@@ -56,6 +56,11 @@ class ActionInvalid(DomainError):
     code = "finding_action_invalid"
 
 
+class RectificationVerified(Conflict):
+    code = "rectification_already_verified"
+    default_message = _("This rectification order was already verified.")
+
+
 class CaseExists(Conflict):
     code = "case_exists"
     default_message = _("A case is already open for this finding.")

@@ -328,14 +328,17 @@ class FindingAction(models.Model):
         SEAL_DEVICE = "seal_device", _("device sealed (查封)")
         SEIZE_STOCK = "seize_stock", _("stock seized")
         ORDER_RECTIFICATION = "order_rectification", _("rectification ordered")
+        RECTIFICATION_VERIFIED = "rectification_verified", _("rectification verified (整改复查)")
 
     finding = models.ForeignKey(Finding, verbose_name=_("finding"), on_delete=models.PROTECT, related_name="actions")
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     seizure = models.OneToOneField("inventory.Seizure", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     requirement = models.TextField(_("what must be rectified"), blank=True)
     deadline = models.DateField(_("rectify by"), null=True, blank=True)
+    rectifies = models.OneToOneField("self", verbose_name=_("rectification order verified"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="verification")
     note = models.CharField(_("note"), max_length=500, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("inspector"), null=True,
                               on_delete=models.PROTECT, related_name="+")
@@ -353,6 +356,10 @@ class FindingAction(models.Model):
             models.CheckConstraint(condition=~Q(kind="order_rectification")
                                    | (Q(deadline__isnull=False) & ~Q(requirement="")),
                                    name="findingaction_rectification_complete"),
+            # A verification names the order it closes, and says what the re-inspection saw.
+            models.CheckConstraint(condition=~Q(kind="rectification_verified")
+                                   | (Q(rectifies__isnull=False) & ~Q(note="")),
+                                   name="findingaction_verification_names_order"),
         ]
 
     def __str__(self) -> str:

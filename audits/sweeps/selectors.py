@@ -65,13 +65,14 @@ def visit_detail(*, user) -> QuerySet[Visit]:
     return visit_list(user=user).prefetch_related(
         "answers", "photos", Prefetch("ticks", queryset=Tick.objects.select_related(
             "device", "batch__product", "product", "pack_code", "registered_holder")),
-        Prefetch("findings", queryset=Finding.objects.prefetch_related("actions")))
+        Prefetch("findings", queryset=Finding.objects.prefetch_related("actions__verification")))
 
 
 def finding_list(*, user) -> QuerySet[Finding]:
     qs = Finding.objects.select_related("visit__sweep", "visit__target", "organisation", "jurisdiction",
                                         "recorded_by").prefetch_related(
-        Prefetch("actions", queryset=FindingAction.objects.select_related("device", "seizure__batch__product")))
+        Prefetch("actions", queryset=FindingAction.objects.select_related("device", "seizure__batch__product",
+                                                                          "verification")))
     if not user.is_authenticated:
         return qs.none()
     if visibility.sees_everything(user) or user.is_authority:

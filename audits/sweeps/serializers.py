@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.core.files.storage import default_storage
@@ -123,17 +124,32 @@ class FindingActionSerializer(serializers.ModelSerializer):
     seizure_quantity = serializers.IntegerField(source="seizure.quantity", read_only=True, default=None)
     seizure_batch = serializers.IntegerField(source="seizure.batch_id", read_only=True, default=None)
     overdue = serializers.SerializerMethodField()
+    verified_at = serializers.SerializerMethodField()
 
     class Meta:
         model = FindingAction
         fields = ["id", "kind", "device", "seizure", "seizure_batch", "seizure_quantity", "requirement", "deadline",
-                  "overdue", "note", "actor", "occurred_at"]
+                  "overdue", "verified_at", "rectifies", "note", "actor", "occurred_at"]
         read_only_fields = fields
 
-    def get_overdue(self, action) -> bool | None:
+    @staticmethod
+    def _verification(action):
         if action.kind != FindingAction.Kind.ORDER_RECTIFICATION:
             return None
-        return action.deadline < timezone.localdate()
+        try:
+            return action.verification
+        except FindingAction.DoesNotExist:
+            return None
+
+    def get_overdue(self, action) -> bool | None:
+        """An order past its deadline that no re-inspection has verified."""
+        if action.kind != FindingAction.Kind.ORDER_RECTIFICATION:
+            return None
+        return self._verification(action) is None and action.deadline < timezone.localdate()
+
+    def get_verified_at(self, action) -> dt.datetime | None:
+        verification = self._verification(action)
+        return serializers.DateTimeField().to_representation(verification.occurred_at) if verification else None
 
 
 class FindingSerializer(serializers.ModelSerializer):
@@ -335,6 +351,11 @@ class SeizeSerializer(serializers.Serializer):
 class RectificationSerializer(serializers.Serializer):
     requirement = serializers.CharField(max_length=2000)
     deadline = serializers.DateField()
+
+
+class VerifyRectificationSerializer(serializers.Serializer):
+    order = serializers.IntegerField(help_text="the rectification order (a finding action) re-inspected")
+    note = serializers.CharField(max_length=500, help_text="what the re-inspection found")
 
 
 class CaseOpenSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ Field work (inspectors of the site's jurisdiction):
     answer_record / tick_record / finding_record / photo_record(actor=..., visit=visit,
                                                                client_id=<uuid>, ...)
     visit_count_open(actor=..., visit=visit)         # book vs shelf (audits.counts)
-    finding_seal_device / finding_seize_stock / finding_order_rectification(...)
+    finding_seal_device / finding_seize_stock / finding_order_rectification / finding_verify_rectification(...)
     case_open(actor=..., finding=finding, title=...); case_follow_up(actor=..., case=..., status=...)
     visit_close(actor=..., visit=visit)              # registered devices not ticked: missing
 
@@ -669,6 +669,24 @@ def finding_order_rectification(*, actor, finding: Finding, requirement: str, de
         raise e.ItemInvalid(_("The deadline lies in the past."), code="rectification_deadline_past")
     return _action(finding, FindingAction.Kind.ORDER_RECTIFICATION, actor=actor, at=at,
                    requirement=requirement.strip(), deadline=deadline)
+
+
+@transaction.atomic
+def finding_verify_rectification(*, actor, finding: Finding, order: FindingAction, note: str,
+                                 at: dt.datetime | None = None) -> FindingAction:
+    """An inspector re-inspects and records that the site rectified what the order asked
+    (整改复查); the order is then no longer overdue. One verification per order (a database
+    constraint); a site that did not rectify gets no verification: open a case or order again."""
+    finding = _lock_finding(finding)
+    _check_inspector(actor, finding.jurisdiction)
+    if order.finding_id != finding.pk or order.kind != FindingAction.Kind.ORDER_RECTIFICATION:
+        raise e.ItemInvalid(_("Name a rectification order of this finding."), code="rectification_order_unknown")
+    if not (note or "").strip():
+        raise e.ItemInvalid(_("Say what the re-inspection found."), code="rectification_note_required")
+    if FindingAction.objects.filter(rectifies=order).exists():
+        raise e.RectificationVerified()
+    return _action(finding, FindingAction.Kind.RECTIFICATION_VERIFIED, actor=actor, at=_now(at), rectifies=order,
+                   note=note.strip()[:500])
 
 
 # --- cases ---------------------------------------------------------------------------------

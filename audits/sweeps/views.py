@@ -5,7 +5,7 @@
 | --- | --- |
 | `/api/sweeps/` | plan (POST), list, detail with teams and targets; `generate-targets`, `targets` (ad hoc), `teams`, `assign`, `finish` |
 | `/api/visits/` | open (POST `{target}`), list, detail (checklist, ticks, findings, photos, count); `sync`, `count`, `close` |
-| `/api/findings/` | record (POST, online), list, detail; `seal`, `seize`, `rectification` |
+| `/api/findings/` | record (POST, online), list, detail; `seal`, `seize`, `rectification`, `verify-rectification` |
 | `/api/cases/` | open from a finding (POST), list, detail; `follow-up` |
 | `/api/visits/{id}/report.pdf|xlsx`, `/api/sweeps/{id}/report.pdf|xlsx` | the reports |
 """
@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from audits.sweeps import reports, selectors, services, sync
 from audits.sweeps import serializers as s
-from audits.sweeps.models import Finding, Team
+from audits.sweeps.models import Finding, FindingAction, Team
 from backend.idempotency import idempotent, scoped_key
 from backend.models import Jurisdiction, User
 from backend.uploads import UploadLimitMixin
@@ -246,6 +246,16 @@ class FindingViewSet(_Base):
         finding = self.get_object()
         data = _validated(s.RectificationSerializer, request.data)
         services.finding_order_rectification(actor=request.user, finding=finding, **data)
+        return self._act(finding)
+
+    @extend_schema(request=s.VerifyRectificationSerializer, responses={201: s.FindingSerializer})
+    @action(detail=True, methods=["post"], url_path="verify-rectification")
+    def verify_rectification(self, request, pk=None):
+        finding = self.get_object()
+        data = _validated(s.VerifyRectificationSerializer, request.data)
+        order = (FindingAction.objects.filter(pk=data["order"], finding=finding).first()
+                 or _invalid("order", _("Unknown rectification order.")))
+        services.finding_verify_rectification(actor=request.user, finding=finding, order=order, note=data["note"])
         return self._act(finding)
 
 

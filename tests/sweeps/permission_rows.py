@@ -21,6 +21,7 @@ import itertools
 from django.utils import timezone
 
 from audits.sweeps import services
+from audits.sweeps.models import FindingAction
 from tests.backend.permission_matrix import SCOPED_READ, Endpoint, Extra, table
 from tests.devices.permission_rows import device_record
 from tests.factories import UserFactory
@@ -71,6 +72,13 @@ FINDING_ACTS = table(
     wholesaler_clerk=(INSPECTOR, 404, 404),
     anonymous=(401, 401, 401),
 )
+
+
+def _verify_payload(finding) -> dict:
+    """A rectification order on the finding, re-inspected."""
+    order = FindingAction.objects.create(finding=finding, kind="order_rectification", requirement="张贴警示标志",
+                                         deadline=timezone.localdate(), occurred_at=timezone.now())
+    return {"order": order.pk, "note": "复查：已张贴"}
 
 
 def _office(county, owner):
@@ -189,6 +197,7 @@ ENDPOINTS = {
             "rectification": Extra("post", lambda finding: {
                 "requirement": "七日内张贴警示标志",
                 "deadline": (timezone.localdate() + dt.timedelta(days=7)).isoformat()}, FINDING_ACTS),
+            "verify-rectification": Extra("post", _verify_payload, FINDING_ACTS),
         },
     ),
     "cases": Endpoint(
