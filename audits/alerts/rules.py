@@ -7,7 +7,7 @@ already raised), never a Python loop over history.
 
 | rule | type | severity | finding |
 | --- | --- | --- | --- |
-| `dispensing_spike` | dispensing_spike | medium | an institution's month above mean + 3σ *and* above 2 × median of its own previous 6 months (at least 3 of them with history) |
+| `dispensing_spike` | dispensing_spike | medium | an institution's month of uses (use-register entries) above mean + 3σ *and* above 2 × median of its own previous 6 months (at least 3 of them with history) |
 | `dispensed_without_receipt` | dispensed_without_receipt | high | a holder dispensed more of a batch than it ever received |
 | `expired_stock` | expired_stock | medium | a holder has expired stock on hand |
 | `device_filed_late` | device_filed_late | medium | a device filing (or a transfer's) more than 7 days late |
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import DateField, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -102,10 +102,12 @@ def spike_figures(baseline: list[int], current: int) -> dict | None:
 
 
 def dispensing_spike(ctx: Context) -> list[Alert]:
-    """Per institution and month (the current month to date and the five before): the
-    quantity dispensed against the institution's own previous six months, counting only the
-    months since its first dispense."""
-    from inventory.models import Dispense
+    """Per institution and month (the current month to date and the five before): the uses
+    registered (use-register entries) against the institution's own previous six months,
+    counting only the months since its first dispense. Uses, not quantities: tablets and
+    ampoules do not add up, and a dose changes the quantity, not the number of patients.
+    An entry whose ledger movement was corrected away (a mistaken entry) does not count."""
+    from inventory.models import Dispense, StockMovement
 
     current = ctx.today.replace(day=1)
     checked = [current]
@@ -116,9 +118,11 @@ def dispensing_spike(ctx: Context) -> list[Alert]:
         earliest = periods.previous_month(earliest)
     start, _end = periods.month_bounds(earliest)
     monthly: dict[int, dict[dt.date, int]] = defaultdict(dict)
+    corrected = Exists(StockMovement.objects.filter(corrects__dispense_id=OuterRef("pk")))
     for inst, month, quantity in (Dispense.objects.filter(occurred_at__gte=start, occurred_at__lt=ctx.end)
+                                  .exclude(corrected)
                                   .annotate(month=TruncMonth("occurred_at", output_field=DateField()))
-                                  .values("institution_id", "month").annotate(q=Sum("quantity")).order_by()
+                                  .values("institution_id", "month").annotate(q=Count("id")).order_by()
                                   .values_list("institution_id", "month", "q")):
         monthly[inst][month] = quantity
     if not monthly:
@@ -146,8 +150,8 @@ def dispensing_spike(ctx: Context) -> list[Alert]:
         inst, month, figures = item
         org = orgs[inst]
         return {"type": "dispensing_spike", "severity": "medium", "subject": org, "occurrence": _month_label(month),
-                "summary": _("%(org)s dispensed %(q)d in %(month)s against a mean of %(mean)s over its previous "
-                             "months") % {"org": org, "q": figures["current"], "month": _month_label(month),
+                "summary": _("%(org)s registered %(q)d uses in %(month)s against a mean of %(mean)s over its "
+                             "previous months") % {"org": org, "q": figures["current"], "month": _month_label(month),
                                           "mean": figures["mean"]},
                 "evidence": [{"type": "backend.organisation", "id": inst}], "figures": figures}
 

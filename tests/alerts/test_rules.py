@@ -44,18 +44,19 @@ def test_spike_thresholds(baseline, current, spike):
     assert (rules.spike_figures(baseline, current) is not None) is spike
 
 
-def _monthly_dispenses(county, batch, quantities: dict[dt.date, int]):
-    """One register entry per month (written directly: the rule reads the register)."""
+def _monthly_dispenses(county, batch, uses: dict[dt.date, int], *, quantity: int = 1):
+    """`uses[month]` register entries in each month (written directly: the rule reads the
+    register), each of `quantity` units."""
     base = Dispense(**{k: v for k, v in dispense_kwargs(county, batch).items() if k != "patient_resident_id"})
+    fields = {f.attname: getattr(base, f.attname) for f in Dispense._meta.concrete_fields if f.attname != "id"}
     rows = []
-    for month, quantity in quantities.items():
-        if quantity:
-            at = timezone.make_aware(dt.datetime.combine(month.replace(day=10), dt.time(10)))
-            rows.append(Dispense(**{f.attname: getattr(base, f.attname) for f in Dispense._meta.concrete_fields
-                                    if f.attname != "id"} | {"occurred_at": at, "quantity": quantity,
-                                                              "institution_id": county.hospital.pk,
-                                                              "pharmacist_id": county.pharmacist.pk}))
-    Dispense.objects.bulk_create(rows)
+    for month, count in uses.items():
+        for i in range(count):
+            at = timezone.make_aware(dt.datetime.combine(month.replace(day=1 + i % 27), dt.time(8 + i % 10)))
+            rows.append(Dispense(**fields | {"occurred_at": at, "quantity": quantity,
+                                             "institution_id": county.hospital.pk,
+                                             "pharmacist_id": county.pharmacist.pk}))
+    return Dispense.objects.bulk_create(rows, batch_size=500)
 
 
 def _months_back(n: int) -> list[dt.date]:
@@ -81,6 +82,33 @@ def test_dispensing_spike_against_the_institutions_own_baseline(county, last, fi
     assert alert.figures["baseline"] == [90, 100, 110, 95, 105, 100]
     assert run("dispensing_spike")[0:] == []  # already raised for that month
 
+
+def test_a_spike_counts_uses_not_units(county):
+    """Six-tablet doses in one month are not six times the patients: same number of uses,
+    bigger doses, no spike."""
+    batch = BatchFactory()
+    months = _months_back(7)
+    _monthly_dispenses(county, batch, dict(zip(months[:-1], [20] * 6, strict=True)))
+    _monthly_dispenses(county, batch, {months[-1]: 20}, quantity=6)
+    assert run("dispensing_spike") == []
+
+
+def test_entries_corrected_away_are_not_uses(county):
+    """60 entries last month against 20 a month would be a spike; 45 of them were mistaken
+    entries corrected by compensating movements, so the month had 15 uses."""
+    from inventory.models import StockMovement
+
+    batch = BatchFactory()
+    months = _months_back(7)
+    _monthly_dispenses(county, batch, dict(zip(months[:-1], [20] * 6, strict=True)))
+    entries = _monthly_dispenses(county, batch, {months[-1]: 60})
+    moves = StockMovement.objects.bulk_create([
+        StockMovement(holder=county.hospital, batch=batch, quantity=-1, kind="dispense", dispense=d,
+                      occurred_at=d.occurred_at, actor=county.pharmacist) for d in entries])
+    StockMovement.objects.bulk_create([
+        StockMovement(holder=county.hospital, batch=batch, quantity=1, kind="correction", corrects=m,
+                      occurred_at=m.occurred_at, actor=county.pharmacist, note="误录") for m in moves[:45]])
+    assert run("dispensing_spike") == []
 
 # --- dispensed more than received ------------------------------------------------------------------
 
