@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from audits import periods
 from audits.errors import FilingRowsInvalid, FilingSubmitted, NotPermitted, PeriodNotOver
@@ -37,6 +37,7 @@ from audits.services import audit_record
 from backend import visibility
 from backend.errors import InvalidInput
 from backend.models import Licence, Organisation, User
+from inventory.models import MAX_QUANTITY
 
 # Column key -> header of the template (Chinese, as on the paper form), English aliases.
 COLUMNS = [
@@ -55,14 +56,14 @@ CHUNK = 2000
 MAX_ERRORS = 10000  # beyond this the file is plainly not a filing; stop collecting
 
 MESSAGES = {
-    "bad_date": _l("The date is not a date (YYYY-MM-DD)."),
-    "date_outside_month": _l("The date is not in the filing month."),
-    "unknown_customer": _l("No registered organisation has this unified social credit code."),
-    "unknown_batch": _l("No registered batch has this drug, specification and batch number."),
-    "quantity_not_positive": _l("The quantity must be a positive whole number."),
-    "duplicate_invoice_line": _l("This invoice already has a line for this batch."),
-    "missing_value": _l("This column is empty."),
-    "nul_character": _l("The value contains a NUL character."),
+    "bad_date": gettext_lazy("The date is not a date (YYYY-MM-DD)."),
+    "date_outside_month": gettext_lazy("The date is not in the filing month."),
+    "unknown_customer": gettext_lazy("No registered organisation has this unified social credit code."),
+    "unknown_batch": gettext_lazy("No registered batch has this drug, specification and batch number."),
+    "quantity_not_positive": gettext_lazy("The quantity must be a whole number from 1 to 10,000,000."),
+    "duplicate_invoice_line": gettext_lazy("This invoice already has a line for this batch."),
+    "missing_value": gettext_lazy("This column is empty."),
+    "nul_character": gettext_lazy("The value contains a NUL character."),
 }
 
 
@@ -308,7 +309,7 @@ def validate_rows(rows: Iterable[tuple[int, dict]], month: dt.date) -> tuple[lis
                 error(line, "batch", "unknown_batch")
                 ok = False
             quantity = _parse_quantity(row.get("quantity"))
-            if _text(row.get("quantity")) and (quantity is None or quantity < 1):
+            if _text(row.get("quantity")) and (quantity is None or not 1 <= quantity <= MAX_QUANTITY):
                 error(line, "quantity", "quantity_not_positive")
                 ok = False
             invoice = _text(row.get("invoice_number"))[:60]
@@ -455,9 +456,9 @@ def template_xlsx() -> bytes:
 # --- filing status ---------------------------------------------------------------------
 
 FORMS = {
-    "usage_register": _l("使用终止妊娠药品情况登记表"),
-    "drug_summary": _l("终止妊娠药品情况汇总表"),
-    "sales_summary": _l("企业终止妊娠药品销售情况汇总表"),
+    "usage_register": gettext_lazy("使用终止妊娠药品情况登记表"),
+    "drug_summary": gettext_lazy("终止妊娠药品情况汇总表"),
+    "sales_summary": gettext_lazy("企业终止妊娠药品销售情况汇总表"),
 }
 
 

@@ -133,6 +133,13 @@ def exception_handler(exc, context):
         set_rollback()
         return envelope(exc.code, exc.message, exc.details, exc.status_code)
 
+    if isinstance(exc, OverflowError):
+        # A number or date from the request past what Python's datetime or the database can
+        # hold (year 1 shifted into Asia/Shanghai, an integer past 64 bits on SQLite): bad input.
+        set_rollback()
+        return envelope("value_out_of_range", _("A number or date in the request is out of range."), None,
+                        status.HTTP_400_BAD_REQUEST)
+
     if isinstance(exc, exceptions.ValidationError):
         set_rollback()
         details = _validation_details(exc.detail)

@@ -35,7 +35,7 @@ from django.db import IntegrityError, models, transaction
 from django.http.request import RawPostDataException
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from rest_framework.response import Response
 
 from backend.errors import envelope
@@ -46,24 +46,24 @@ MAX_KEY_LENGTH = 200
 
 class IdempotencyKey(models.Model):
     class State(models.TextChoices):
-        IN_PROGRESS = "in_progress", _l("in progress")
-        COMPLETED = "completed", _l("completed")
+        IN_PROGRESS = "in_progress", gettext_lazy("in progress")
+        COMPLETED = "completed", gettext_lazy("completed")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_l("user"), on_delete=models.CASCADE,
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=gettext_lazy("user"), on_delete=models.CASCADE,
                              related_name="+")
-    endpoint = models.CharField(_l("endpoint"), max_length=200)
-    key = models.CharField(_l("key"), max_length=MAX_KEY_LENGTH)
-    fingerprint = models.CharField(_l("request fingerprint"), max_length=64)
-    state = models.CharField(_l("state"), max_length=12, choices=State.choices, default=State.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(_l("response status"), null=True, blank=True)
-    response_body = models.JSONField(_l("response body"), null=True, blank=True)
-    created_at = models.DateTimeField(_l("created at"), default=timezone.now)
-    completed_at = models.DateTimeField(_l("completed at"), null=True, blank=True)
+    endpoint = models.CharField(gettext_lazy("endpoint"), max_length=200)
+    key = models.CharField(gettext_lazy("key"), max_length=MAX_KEY_LENGTH)
+    fingerprint = models.CharField(gettext_lazy("request fingerprint"), max_length=64)
+    state = models.CharField(gettext_lazy("state"), max_length=12, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(gettext_lazy("response status"), null=True, blank=True)
+    response_body = models.JSONField(gettext_lazy("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(gettext_lazy("created at"), default=timezone.now)
+    completed_at = models.DateTimeField(gettext_lazy("completed at"), null=True, blank=True)
 
     class Meta:
         app_label = "backend"
-        verbose_name = _l("idempotency key")
-        verbose_name_plural = _l("idempotency keys")
+        verbose_name = gettext_lazy("idempotency key")
+        verbose_name_plural = gettext_lazy("idempotency keys")
         constraints = [
             models.UniqueConstraint(fields=["user", "endpoint", "key"], name="idempotencykey_unique_user_endpoint"),
         ]

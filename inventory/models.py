@@ -29,6 +29,12 @@ from backend.models import Organisation, Person, mask_resident_id, validate_resi
 # --- catalogue ----------------------------------------------------------------------------
 
 
+# The most units one document (an intake, a shipment line, a dispense, a count...) may move:
+# far above any county's monthly volume, far below the 32-bit columns' limit, so a typo of
+# extra digits is a 400, never a database overflow.
+MAX_QUANTITY = 10_000_000
+
+
 class DrugProduct(models.Model):
     class Form(models.TextChoices):
         TABLET = "tablet", _("tablet")

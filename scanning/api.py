@@ -43,7 +43,7 @@ from backend import visibility
 from backend.idempotency import idempotent, scoped_key
 from backend.uploads import ImageUploadField, UploadLimitMixin
 from inventory.api.serializers import DispenseDetailSerializer, DispenseWriteSerializer, ShipmentSerializer
-from inventory.models import Shipment
+from inventory.models import MAX_QUANTITY, Shipment
 from scanning import codec, selectors, services
 from scanning.decode import decode_image
 from scanning.errors import CodeUnreadable, ImageCodeCount
@@ -81,7 +81,7 @@ class ScanSerializer(serializers.Serializer):
 
 class ReceiveContextSerializer(serializers.Serializer):
     shipment = serializers.IntegerField()
-    received_quantity = serializers.IntegerField(min_value=0, required=False)
+    received_quantity = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     occurred_at = serializers.DateTimeField(required=False)
 

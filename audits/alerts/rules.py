@@ -357,14 +357,20 @@ def filings_late(ctx: Context) -> list[Alert]:
     for _i in range(FILING_MONTHS_CHECKED + 1):  # + 1: the latest month may not be due yet
         month = periods.previous_month(month)
         months.append(month)
-    found = {}
+    due: dict[tuple[str, int], list[tuple[dt.date, dict]]] = defaultdict(list)
     for root in roots:
         for month in months:
             for row in filing_status(user=_System(), jurisdiction=root, month=month, today=ctx.today):
-                if row["status"] not in ("late", "missing") or row["form"] == "drug_summary":
+                if row["status"] == "not_yet_due" or row["form"] == "drug_summary":
                     continue
                 type_ = "filing_late" if row["form"] == "sales_summary" else "closing_late"
-                found.setdefault((type_, row["organisation"], _month_label(month)), row)
+                due[(type_, row["organisation"])].append((month, row))
+    found = {}
+    for (type_, org_id), rows in due.items():
+        # Each organisation's own last three due months (its due day is its jurisdiction's).
+        for month, row in sorted(rows, key=lambda item: item[0], reverse=True)[:FILING_MONTHS_CHECKED]:
+            if row["status"] in ("late", "missing"):
+                found.setdefault((type_, org_id, _month_label(month)), row)
     if not found:
         return []
     done = set()

@@ -9,6 +9,7 @@ from audits.models import (
     SignedClosing,
     SignedClosingLine,
 )
+from inventory.models import MAX_QUANTITY
 
 REASONS_HELP = "breakage, suspected_loss, entry_error or other"
 
@@ -43,7 +44,7 @@ class CountOpenSerializer(serializers.Serializer):
 
 class CountLineInputSerializer(serializers.Serializer):
     batch = serializers.IntegerField()
-    counted = serializers.IntegerField(min_value=0)
+    counted = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
 
 
 class CountScanSerializer(serializers.Serializer):

@@ -48,6 +48,11 @@ class ClientIdConflict(Conflict):
     default_message = _("This client id is already used by another kind of item on this visit.")
 
 
+class ClientIdReused(DomainError):
+    code = "client_id_reused"
+    default_message = _("This client id was already used for an item with other content.")
+
+
 class ItemInvalid(InvalidInput):
     code = "visit_item_invalid"
 

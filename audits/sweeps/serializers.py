@@ -26,6 +26,7 @@ from audits.sweeps.models import (
 )
 from backend.models import User
 from backend.uploads import ImageUploadField
+from inventory.models import MAX_QUANTITY
 
 # --- output -------------------------------------------------------------------------------
 
@@ -242,8 +243,10 @@ class SweepPlanSerializer(serializers.Serializer):
 
 class TeamCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    members = serializers.ListField(child=serializers.IntegerField(), min_length=1, help_text="user ids")
-    leader = serializers.IntegerField(required=False, allow_null=True, default=None)
+    members = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+                                    max_length=50, help_text="user ids")
+    leader = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                      max_value=2**63 - 1)
 
 
 class TargetAddSerializer(serializers.Serializer):
@@ -341,8 +344,8 @@ class SealSerializer(serializers.Serializer):
 
 
 class SeizeSerializer(serializers.Serializer):
-    batch = serializers.IntegerField()
-    quantity = serializers.IntegerField(min_value=1)
+    batch = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     off_books = serializers.BooleanField(required=False, default=False,
                                          help_text="found where the site's books show none (e.g. a retail pharmacy)")

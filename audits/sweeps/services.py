@@ -91,16 +91,25 @@ def _now(at: dt.datetime | None) -> dt.datetime:
     return at or timezone.now()
 
 
+PHONE_TIME_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
 def _phone_time(value: dt.datetime | None, *, field: str) -> dt.datetime:
     """A time the phone recorded (default: now); not in the future."""
     now = timezone.now()
     if value is None:
         return now
+    if value.year < PHONE_TIME_EARLIEST.year:  # before make_aware, which underflows near year 1
+        raise e.ItemInvalid(_("%(field)s is before 2000: the phone's clock is wrong.") % {"field": field},
+                            code="time_implausible", details={"field": field})
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     if value > now + FUTURE_TOLERANCE:
         raise e.ItemInvalid(_("%(field)s lies in the future.") % {"field": field}, code="time_in_future",
                             details={"field": field})
+    if value < PHONE_TIME_EARLIEST:
+        raise e.ItemInvalid(_("%(field)s is before 2000: the phone's clock is wrong.") % {"field": field},
+                            code="time_implausible", details={"field": field})
     return value
 
 
@@ -406,15 +415,20 @@ def visit_close(*, actor, visit: Visit, note: str = "", at: dt.datetime | None =
 # --- items a phone may queue offline -------------------------------------------------------
 
 
-def _existing(visit: Visit, client_id, model):
+def _existing(visit: Visit, client_id, model, same: dict | None = None):
     """The item of this visit with this client id (None if new); the same id on another kind
-    of item is a conflict."""
+    of item is a conflict, and so is the same id with other content (`same`: the fields a
+    resend must repeat): a phone that reuses an id must not have its new data dropped as a
+    "duplicate"."""
     for candidate in ITEM_MODELS:
         found = candidate.objects.filter(visit=visit, client_id=client_id).first()
         if found is not None:
             if candidate is not model:
                 raise e.ClientIdConflict(details={"client_id": str(client_id),
                                                   "kind": candidate._meta.model_name})
+            differs = sorted(name for name, value in (same or {}).items() if getattr(found, name) != value)
+            if differs:
+                raise e.ClientIdReused(details={"client_id": str(client_id), "fields": differs})
             found.was_created = False
             return found
     return None
@@ -444,7 +458,8 @@ def answer_record(*, actor, visit: Visit, client_id, item: str, answer: str, not
     """A checklist answer (the latest answer to an item counts; earlier ones stay)."""
     visit = _lock_visit(visit)
     _check_inspector(actor, visit.jurisdiction)
-    if (found := _existing(visit, client_id, ChecklistAnswer)) is not None:
+    if (found := _existing(visit, client_id, ChecklistAnswer,
+                           {"item": item, "answer": answer, "note": (note or "")[:500]})) is not None:
         return found
     _writable(actor, visit)
     kind = visit.organisation.kind if visit.organisation else None
@@ -493,7 +508,10 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
 
     visit = _lock_visit(visit)
     _check_inspector(actor, visit.jurisdiction)
-    if (found := _existing(visit, client_id, Tick)) is not None:
+    same = {"code": (code or "")[:200]}
+    if device is not None:
+        same["device_id"] = device.pk
+    if (found := _existing(visit, client_id, Tick, same)) is not None:
         return found
     _writable(actor, visit)
     site = visit.organisation
@@ -560,7 +578,8 @@ def finding_record(*, actor, visit: Visit, client_id, rule: str, severity: str, 
     answers and photos of the visit, by client id; they may upload before or after)."""
     visit = _lock_visit(visit)
     _check_inspector(actor, visit.jurisdiction)
-    if (found := _existing(visit, client_id, Finding)) is not None:
+    if (found := _existing(visit, client_id, Finding, {"rule": rule, "severity": severity,
+                                                       "description": (description or "").strip()})) is not None:
         return found
     _writable(actor, visit)
     if rule not in checklist.RULES:
@@ -586,11 +605,12 @@ def photo_record(*, actor, visit: Visit, client_id, image, caption: str = "", fi
     upload rules); stored by content hash, so a re-sent photo is stored once."""
     visit = _lock_visit(visit)
     _check_inspector(actor, visit.jurisdiction)
-    if (found := _existing(visit, client_id, EvidencePhoto)) is not None:
+    prepared = image.prepare() if hasattr(image, "prepare") else image
+    if (found := _existing(visit, client_id, EvidencePhoto, {"sha256": prepared.sha256})) is not None:
         return found
     _writable(actor, visit)
     taken_at = _phone_time(taken_at, field="taken_at")
-    info = image.store()
+    info = prepared.store()
     row = _create_item(EvidencePhoto, visit=visit, client_id=client_id, finding_client_id=finding_client_id,
                        caption=caption[:300], taken_at=taken_at, path=info.path, thumbnail_path=info.thumbnail_path,
                        sha256=info.sha256, width=info.width, height=info.height, content_type=info.content_type,
@@ -685,8 +705,12 @@ def finding_verify_rectification(*, actor, finding: Finding, order: FindingActio
         raise e.ItemInvalid(_("Say what the re-inspection found."), code="rectification_note_required")
     if FindingAction.objects.filter(rectifies=order).exists():
         raise e.RectificationVerified()
-    return _action(finding, FindingAction.Kind.RECTIFICATION_VERIFIED, actor=actor, at=_now(at), rectifies=order,
-                   note=note.strip()[:500])
+    try:
+        with transaction.atomic():  # two inspectors at once: the one-to-one constraint decides
+            return _action(finding, FindingAction.Kind.RECTIFICATION_VERIFIED, actor=actor, at=_now(at),
+                           rectifies=order, note=note.strip()[:500])
+    except IntegrityError:
+        raise e.RectificationVerified() from None
 
 
 # --- cases ---------------------------------------------------------------------------------

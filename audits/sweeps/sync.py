@@ -52,6 +52,8 @@ def _error_of(exc: Exception) -> dict:
         if not isinstance(details, dict):
             details = {"non_field_errors": details}
         return _error("validation_error", _first_message(details) or _("Invalid input."), details)
+    if isinstance(exc, OverflowError):  # a date or number past what can be held: the item's fault
+        return _error("value_out_of_range", _("A number or date in the request is out of range."))
     logger.exception("sync item failed")
     return _error("internal_error", _("Internal server error."))
 
@@ -105,10 +107,12 @@ def visit_sync(*, actor, visit: Visit, items: list) -> list[dict]:
     for index, raw in enumerate(items):
         raw = raw if isinstance(raw, dict) else {}
         kind = raw.get("type")
-        answer = {"index": index, "type": kind, "client_id": raw.get("client_id"), "status": ERROR, "id": None,
+        answer = {"index": index, "type": kind if isinstance(kind, str) else None,
+                  "client_id": raw.get("client_id") if isinstance(raw.get("client_id"), str) else None,
+                  "status": ERROR, "id": None,
                   "error": None}
         results.append(answer)
-        if kind not in s.ITEM_SERIALIZERS:
+        if not isinstance(kind, str) or kind not in s.ITEM_SERIALIZERS:
             answer["error"] = _error("sync_item_type_unknown", _("Each item has a type: answer, scan, finding or "
                                                                 "photo."), {"allowed": sorted(s.ITEM_SERIALIZERS)})
             continue

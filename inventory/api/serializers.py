@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from backend.models import Organisation, Person, normalise_resident_id, validate_resident_id
 from inventory.models import (
+    MAX_QUANTITY,
     Batch,
     Dispense,
     DispenseRefusal,
@@ -124,7 +125,7 @@ class IntakeWriteSerializer(serializers.Serializer):
     lot_number = serializers.CharField(max_length=40, required=False)
     expiry_printed = serializers.CharField(max_length=20, required=False)
     manufactured_on = serializers.DateField(required=False, allow_null=True)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     invoice_number = serializers.CharField(max_length=60)
     supplier_name = serializers.CharField(max_length=200)
     received_at = serializers.DateTimeField(required=False)
@@ -171,7 +172,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
 
 class ShipmentLineWriteSerializer(serializers.Serializer):
     batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all())
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
 class ShipmentWriteSerializer(serializers.Serializer):
@@ -186,7 +187,7 @@ class ShipmentDispatchSerializer(serializers.Serializer):
 
 class ReceiptLineSerializer(serializers.Serializer):
     line = serializers.IntegerField()
-    received_quantity = serializers.IntegerField(min_value=0)
+    received_quantity = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
@@ -287,7 +288,7 @@ class DispenseWriteSerializer(serializers.Serializer):
     gestational_weeks = serializers.IntegerField(min_value=0, max_value=45)
     batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all(), required=False)
     pack_code = serializers.SlugRelatedField(slug_field="code", queryset=PackCode.objects.all(), required=False)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     dose = serializers.CharField(max_length=100)
     prescription_number = serializers.CharField(max_length=60)
     # Licences are loaded by the service (with the institution's, in one query).
@@ -326,7 +327,7 @@ class DisposalSerializer(serializers.ModelSerializer):
                   "recorded_by", "recorded_at"]
         read_only_fields = ["id", "holder", "recorded_by", "recorded_at"]
         extra_kwargs = {"occurred_at": {"required": False}, "witness_name": {"required": False, "allow_blank": True},
-                        "quantity": {"min_value": 1}}
+                        "quantity": {"min_value": 1, "max_value": MAX_QUANTITY}}
 
 
 class SeizureSerializer(serializers.ModelSerializer):
@@ -335,4 +336,4 @@ class SeizureSerializer(serializers.ModelSerializer):
         fields = ["id", "holder", "authority", "batch", "quantity", "case_reference", "note", "off_books",
                   "occurred_at", "inspector", "recorded_at"]
         read_only_fields = ["id", "authority", "inspector", "recorded_at"]
-        extra_kwargs = {"occurred_at": {"required": False}, "quantity": {"min_value": 1}}
+        extra_kwargs = {"occurred_at": {"required": False}, "quantity": {"min_value": 1, "max_value": MAX_QUANTITY}}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.db import transaction
 
 from audits import counts, reconciliation
 from audits.alerts.models import Alert
@@ -101,18 +100,26 @@ def test_count_variance_suspected_loss_is_high(county, django_capture_on_commit_
 
 
 def test_a_count_refused_for_a_missing_reason_raises_nothing(county, django_capture_on_commit_callbacks):
-    batch = BatchFactory()
-    stock_institution(county, batch, 30)
+    """One line is a suspected loss, another has a variance and no reason: the close is
+    refused as a whole, so the suspected loss was never recorded and nothing is alerted."""
+    from audits.errors import VarianceNeedsReason
+
+    lost, short = BatchFactory(), BatchFactory()
+    stock_institution(county, lost, 30)
+    stock_institution(county, short, 30)
     session = counts.count_session_open(actor=county.pharmacist)
-    counts.count_line_set(actor=county.pharmacist, session=session, batch=batch, counted=24)
-    line = CountLine.objects.get()
-    line.reason, line.suspected_loss = "suspected_loss", True  # saved, then the close rolls back
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
-        with transaction.atomic():
-            line.variance = -6
-            line.save()
-            raise RuntimeError("the close failed")
+    counts.count_line_set(actor=county.pharmacist, session=session, batch=lost, counted=24)
+    counts.count_line_set(actor=county.pharmacist, session=session, batch=short, counted=29)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(VarianceNeedsReason):
+        counts.count_session_close(actor=county.pharmacist, session=session,
+                                   reasons={lost.pk: ("suspected_loss", "柜内少了一盒")})
+    assert not CountLine.objects.filter(suspected_loss=True).exists()
     assert not Alert.objects.exists()
+    # The same close with both reasons given does alert.
+    with django_capture_on_commit_callbacks(execute=True):
+        counts.count_session_close(actor=county.pharmacist, session=session,
+                                   reasons={lost.pk: ("suspected_loss", "柜内少了一盒"), short.pk: ("breakage", "碎了一片")})
+    assert [a.subject_id for a in alerts_of("count_suspected_loss")] == [CountLine.objects.get(batch=lost).pk]
 
 
 # --- scan anomalies --------------------------------------------------------------------------------------

@@ -217,18 +217,26 @@ def _on_time(holder, user, month, *, late=False):
         SignedClosing.objects.create(holder=holder, month=month, signed_by=user, signed_at=at)
 
 
-def test_filings_late_or_missing(county):
-    today = timezone.localdate()
-    months = [m for m in _months_back(4) if periods.due_on(m, county.jurisdiction) < today][-3:]
+@pytest.mark.parametrize("day", [1, 5, 6, 28])  # before, on and after the 5th (the due day)
+def test_filings_late_or_missing(county, day):
+    """The last three due months only: a month older than those is not looked at, and the
+    latest is not late before its due day, whatever day of the month the rule runs."""
+    today = timezone.localdate().replace(day=day)
+    month, back = today.replace(day=1), []
+    for _i in range(5):
+        month = periods.previous_month(month)
+        back.insert(0, month)
+    months = [m for m in back if periods.due_on(m, county.jurisdiction) < today][-3:]
     for month in months:
         _on_time(county.wholesaler, county.clerk, month, late=month == months[-1])
         if month != months[0]:
             _on_time(county.hospital, county.pharmacist, month)
     ours = {county.wholesaler.pk, county.hospital.pk}
-    found = {(a.type, a.subject_id, a.occurrence, a.severity) for a in run("filings_late") if a.subject_id in ours}
+    found = {(a.type, a.subject_id, a.occurrence, a.severity) for a in run("filings_late", today)
+             if a.subject_id in ours}
     assert found == {("filing_late", county.wholesaler.pk, months[-1].strftime("%Y-%m"), "low"),
                      ("closing_late", county.hospital.pk, months[0].strftime("%Y-%m"), "medium")}
-    assert run("filings_late") == []
+    assert run("filings_late", today) == []
 
 
 # --- sweeps of missed events -----------------------------------------------------------------------------

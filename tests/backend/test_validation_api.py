@@ -318,3 +318,33 @@ def test_unknown_route_and_method(admin, county):
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
     assert Organisation.objects.filter(pk=county.hospital.pk).exists()
+
+
+def test_a_date_near_year_one_is_a_400_not_a_500(county, client_for):
+    """DRF turns "0001-01-01T00:00:00" into an aware time in Asia/Shanghai and overflows:
+    the error handler answers that as bad input, in the envelope."""
+    from tests.conftest import error_of
+    from tests.inventory.factories import BatchFactory, dispense_payload, stock_institution
+
+    batch = BatchFactory()
+    stock_institution(county, batch, 5)
+    body = {**dispense_payload(county, batch), "occurred_at": "0001-01-01T00:00:00"}
+    r = client_for(county.pharmacist).post("/api/dispenses/", body, format="json")
+    assert r.status_code == 400 and error_of(r)["code"] == "value_out_of_range"
+
+
+def test_quantities_past_the_cap_are_a_400_not_an_overflow(county, client_for):
+    """A typo of extra digits in a quantity answers 400 naming the field; the 32-bit columns
+    (and the positions that add them up) never see it."""
+    from inventory.models import MAX_QUANTITY
+    from tests.conftest import error_of
+    from tests.inventory.factories import BatchFactory, dispense_payload, stock_institution
+
+    batch = BatchFactory()
+    stock_institution(county, batch, 5)
+    r = client_for(county.pharmacist).post("/api/dispenses/", {**dispense_payload(county, batch),
+                                                               "quantity": MAX_QUANTITY + 1}, format="json")
+    assert r.status_code == 400 and "quantity" in error_of(r)["details"]
+    r = client_for(county.clerk).post("/api/intakes/", {"batch": batch.pk, "quantity": 10**30, "invoice_number": "I-1",
+                                                        "supplier_name": "华润紫竹药业"}, format="json")
+    assert r.status_code == 400 and "quantity" in error_of(r)["details"]

@@ -67,3 +67,13 @@ def test_verification_needs_a_note_an_order_of_this_finding_and_an_inspector(cou
     r = client_for(county.pharmacist).post(url, {"order": order.pk, "note": "已整改"}, format="json")
     assert r.status_code == 403  # the site cannot verify itself
     assert not FindingAction.objects.filter(kind="rectification_verified").exists()
+
+
+def test_bad_numbers_in_finding_and_team_bodies_are_400(county, client_for, order):
+    inspector = client_for(county.inspector)
+    r = inspector.post(f"/api/findings/{order.finding_id}/seize/", {"batch": 1, "quantity": 10**30}, format="json")
+    assert r.status_code == 400
+    sweep = order.finding.visit.sweep
+    r = client_for(county.office_admin).post(f"/api/sweeps/{sweep.pk}/teams/", {"name": "二组", "members": [10**30]},
+                                             format="json")
+    assert r.status_code == 400

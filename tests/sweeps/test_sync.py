@@ -144,3 +144,37 @@ def test_empty_or_malformed_batch_is_400(county, client_for):
     for body in ({"items": []}, {}, {"items": "x"}):
         r = inspector.post(f"/api/visits/{visit.pk}/sync/", body, format="json")
         assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
+
+
+def test_a_client_id_resent_with_other_content_is_refused_not_dropped(county, client_for):
+    """A phone that reuses a client id for another answer must not see its new answer
+    reported as a "duplicate" and silently lost."""
+    visit = open_visit(county, county.hospital)
+    inspector = client_for(county.inspector)
+    cid = str(uuid.uuid4())
+    first = item("answer", cid, item="warning_signs", answer="no")
+    assert sync(inspector, visit, [first]).json()["results"][0]["status"] == "created"
+    assert sync(inspector, visit, [first]).json()["results"][0]["status"] == "duplicate"
+    other = item("answer", cid, item="exam_register_kept", answer="yes", note="已补登")
+    (result,) = sync(inspector, visit, [other]).json()["results"]
+    assert result["status"] == "error" and result["error"]["code"] == "client_id_reused"
+    assert result["error"]["details"]["fields"] == ["answer", "item", "note"]
+    finding = item("finding", rule="warning_signs", severity="low", description="未张贴警示标志")
+    sync(inspector, visit, [finding])
+    (result,) = sync(inspector, visit, [{**finding, "severity": "high"}]).json()["results"]
+    assert result["error"]["code"] == "client_id_reused"
+    assert ChecklistAnswer.objects.count() == 1 and Finding.objects.get().severity == "low"
+
+
+@pytest.mark.parametrize("bad", [{"type": ["answer"]}, {"type": {"a": 1}}, {"type": 7, "client_id": ["x"]},
+                                 {"type": "answer", "client_id": str(uuid.uuid4()), "item": "warning_signs",
+                                  "answer": "no", "answered_at": "0001-01-01T00:00:00"}])
+def test_odd_items_answer_per_item_never_a_500(county, client_for, bad):
+    visit = open_visit(county, county.hospital)
+    good = item("answer", item="warning_signs", answer="yes")
+    r = sync(client_for(county.inspector), visit, [bad, good])
+    assert r.status_code == 200, r.content
+    odd, fine = r.json()["results"]
+    assert odd["status"] == "error"
+    assert odd["error"]["code"] in ("sync_item_type_unknown", "value_out_of_range")
+    assert fine["status"] == "created"
