@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from audits.forms import cjk_font
+from audits.selectors import audit_chain_head
 from audits.sweeps import checklist, selectors
 from audits.sweeps.models import Case, ChecklistAnswer, Finding, FindingAction, Sweep, Target, Tick, Visit
 
@@ -37,8 +38,6 @@ SWEEP_STATUS = {"planned": "计划中", "active": "进行中", "finished": "已�
 VISIT_STATUS = {"open": "检查中", "closed": "已结束"}
 CASE_STATUS = {"open": "已立案", "investigating": "调查中", "penalised": "已作出处罚", "transferred": "已移送公安",
                "closed": "已结案"}
-ACTIONS = {FindingAction.Kind.SEAL_DEVICE: "查封设备", FindingAction.Kind.SEIZE_STOCK: "扣押药品",
-           FindingAction.Kind.ORDER_RECTIFICATION: "责令整改"}
 
 
 @dataclass
@@ -76,8 +75,10 @@ def _actions_text(finding: Finding) -> str:
             parts.append(f"查封设备 {a.device}")
         elif a.kind == FindingAction.Kind.SEIZE_STOCK:
             parts.append(f"扣押 {a.seizure.batch.product} 批号{a.seizure.batch.lot_number} × {a.seizure.quantity}")
-        else:
+        elif a.kind == FindingAction.Kind.ORDER_RECTIFICATION:
             parts.append(f"责令于{a.deadline:%Y-%m-%d}前整改：{a.requirement}")
+        elif a.kind == FindingAction.Kind.RECTIFICATION_VERIFIED:
+            parts.append(f"{_t(a.occurred_at)} 整改复查：{a.note}")
     case = Case.objects.filter(finding=finding).first()
     if case is not None:
         parts.append(f"立案 {case.number}（{CASE_STATUS.get(case.status, case.status)}）")
@@ -94,7 +95,7 @@ def _findings_section(findings) -> Section:
 
 
 def visit_report(visit: Visit) -> Report:
-    head = selectors.audit_chain_head()
+    head = audit_chain_head()
     target = visit.target
     members = list(visit.team.members.all()) if visit.team_id else []
     report = Report(
@@ -153,7 +154,7 @@ def visit_report(visit: Visit) -> Report:
 
 
 def sweep_report(sweep: Sweep) -> Report:
-    head = selectors.audit_chain_head()
+    head = audit_chain_head()
     summary = selectors.sweep_summary(sweep)
     report = Report(
         kind="sweep", title="联合执法专项行动汇总表", author=sweep.office.name, chain_head=head,

@@ -56,12 +56,12 @@ def test_verification_needs_a_note_an_order_of_this_finding_and_an_inspector(cou
     url = f"/api/findings/{order.finding_id}/verify-rectification/"
     r = inspector.post(url, {"order": order.pk, "note": "  "}, format="json")
     assert r.status_code == 400
-    seal_like = FindingAction.objects.create(finding=order.finding, kind="order_rectification", requirement="x",
+    other_order = FindingAction.objects.create(finding=order.finding, kind="order_rectification", requirement="x",
                                              deadline=timezone.localdate(), occurred_at=timezone.now())
     other = services.finding_record(actor=county.inspector, visit=order.finding.visit,
                                     client_id="00000000-0000-4000-8000-0000000000a2", rule="exam_register_kept",
                                     severity="low", description="检查登记表缺页")
-    r = inspector.post(f"/api/findings/{other.pk}/verify-rectification/", {"order": seal_like.pk, "note": "好"},
+    r = inspector.post(f"/api/findings/{other.pk}/verify-rectification/", {"order": other_order.pk, "note": "好"},
                        format="json")
     assert r.status_code == 400  # an order of another finding
     r = client_for(county.pharmacist).post(url, {"order": order.pk, "note": "已整改"}, format="json")
@@ -77,3 +77,17 @@ def test_bad_numbers_in_finding_and_team_bodies_are_400(county, client_for, orde
     r = client_for(county.office_admin).post(f"/api/sweeps/{sweep.pk}/teams/", {"name": "二组", "members": [10**30]},
                                              format="json")
     assert r.status_code == 400
+
+
+def test_the_visit_report_shows_the_verification(county, client_for, order):
+    inspector = client_for(county.inspector)
+    inspector.post(f"/api/findings/{order.finding_id}/verify-rectification/",
+                   {"order": order.pk, "note": "复查：警示标志已张贴"}, format="json")
+    r = inspector.get(f"/api/visits/{order.finding.visit_id}/report.xlsx")
+    assert r.status_code == 200
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    cells = [c for row in load_workbook(BytesIO(r.content))["发现问题"].iter_rows(values_only=True) for c in row if c]
+    assert any("责令于" in str(c) and "整改复查：复查：警示标志已张贴" in str(c) for c in cells)
