@@ -70,7 +70,7 @@ class Form:
         """The audit-trail head line printed under the form (issue 7, monthly proof)."""
         if not self.chain_head:
             return ""
-        at = timezone.localtime(self.chain_head_at or timezone.now())
+        at = timezone.localtime(self.chain_head_at)
         return (f"审计链校验值（截至 {at:%Y-%m-%d %H:%M}）：{self.chain_head}    "
                 f"核验：manage.py verify_audit_trail --against {self.chain_head}")
 

@@ -40,8 +40,6 @@ from audits.closing import closing_rows, holders_in_scope
 from audits.models import CountLine, Discrepancy, SalesFiling, SalesFilingLine
 from backend.models import Organisation
 
-CROSS_KINDS = ("quantity_mismatch", "filed_not_shipped", "shipped_not_filed", "shipped_not_received")
-
 
 def classify(filed: int, shipped: int, received: int) -> str:
     if filed and not shipped:

@@ -146,20 +146,24 @@ def _release(row: IdempotencyKey) -> None:
         IdempotencyKey.objects.filter(pk=row.pk).delete()
 
 
-def _storable(value):
-    """A JSON value as jsonb can hold it: PostgreSQL refuses NUL (an echoed scan may carry
-    one), shown as ␀ in the replay."""
+NUL_SHOWN_AS = "\u2400"  # ␀: PostgreSQL stores no NUL in text nor in jsonb
+
+
+def without_nul(value):
+    """`value` (text, or a JSON-like structure at any depth) with NUL shown as ␀, as
+    PostgreSQL's text and jsonb can hold it (an echoed scan may carry one). Used for the
+    stored replays here and for the scan log."""
     if isinstance(value, str):
-        return value.replace("\x00", "\u2400")
+        return value.replace("\x00", NUL_SHOWN_AS)
     if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
     return value
 
 
 def _complete(row: IdempotencyKey, response) -> None:
-    body = (_storable(json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)))
+    body = (without_nul(json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)))
             if response.data is not None else None)
     with transaction.atomic():
         IdempotencyKey.objects.filter(pk=row.pk).update(

@@ -5,7 +5,7 @@
     info = store_image(uploaded_file)         # both at once
     checked = check_image(uploaded_file)      # only the checks: a photo that is read, not kept
     checked.image                             # (a scan) is decoded once, never re-encoded;
-    checked.prepare() / checked.store()       # re-encode / keep it after all
+    checked.prepare()                         # re-encode, to keep it after all
 
 A bad file raises `backend.errors.InvalidInput` (HTTP 400) with a stable code, and nothing
 is written:
@@ -197,9 +197,6 @@ class CheckedImage:
             data=encoded, thumbnail=thumb_bytes, sha256=hashlib.sha256(encoded).hexdigest(),
             width=self.image.width, height=self.image.height, format=self.format, original_name=self.original_name,
         )
-
-    def store(self) -> StoredImageInfo:
-        return self.prepare().store()
 
 
 def prepare_image(file) -> PreparedImage:

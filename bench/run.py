@@ -15,8 +15,8 @@
 | reconciliation | bench/reconciliation.py | bench_reconciliation (its own) | --reuse, --keep |
 | audit_trail | bench/audit_trail.py | bench_audit (its own) | N entries (default 1,000,000) |
 
-Each script prints its own figures (dispense, scan and reconciliation also append them to
-bench/RESULTS.md unless told --no-record). Every script gets its own database on the
+Each script prints its own figures; dispense and scan also append them to bench/RESULTS.md
+unless told --no-record, and reconciliation always does. Every script gets its own database on the
 PostgreSQL server named by BENCH_PG (default postgres://postgres@127.0.0.1:5432); a
 DATABASE_URL in the environment is not passed on, so no two benchmarks share a database
 and none touches a development one. Exit status: 0 if every selected benchmark exited 0.

@@ -280,7 +280,7 @@ def batch_label(*, product_id: int, lot: str, expiry=None, gtin: str | None = No
 
 def device_label(device_id: int | str, *, caption_lines: Sequence[str] = ()) -> Label:
     """A device asset tag label: Code 128 of `DV-<device id, 8 digits>` (see the codec).
-    inventory/devices has its own single-label renderer; this one is for sheets of many."""
+    inventory/devices/labels.py gives a registered device's label with its caption."""
     return Label(codec.device_tag_text(device_id), caption_lines=tuple(caption_lines))
 
 

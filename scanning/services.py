@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from audits import counts
 from audits.alerts import events as alert_events
+from backend.idempotency import without_nul
 from inventory import services as inventory_services
 from inventory.models import Dispense, Shipment
 from scanning import codec
@@ -168,20 +169,6 @@ def _outcome(status_code: int) -> str:
     return ScanLog.Outcome.REFUSED
 
 
-NUL_SHOWN_AS = "\u2400"  # ␀: PostgreSQL stores no NUL in text nor in jsonb; the log shows where it was
-
-
-def _without_nul(value):
-    """`value` (text, or a payload dict's values at any depth) with NUL shown as ␀."""
-    if isinstance(value, str):
-        return value.replace("\x00", NUL_SHOWN_AS)
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_without_nul(v) for v in value]
-    return value
-
-
 def scan_record(*, actor, action: str, status_code: int, error_code: str = "", raw: str = "",
                 payload: codec.Payload | codec.ScanError | None = None, lookup: Lookup | None = None,
                 source: str = ScanLog.Source.TEXT, symbology: str = "", decoder: str = "", image_sha256: str = "",
@@ -195,10 +182,10 @@ def scan_record(*, actor, action: str, status_code: int, error_code: str = "", r
     with transaction.atomic() if lookup is not None and lookup.anomalies else nullcontext():
         log = ScanLog.objects.create(
             user=user, organisation_id=getattr(user, "organisation_id", None), scanned_at=timezone.now(),
-            source=source, raw=_without_nul(raw or "")[:MAX_RAW],
-            symbology=_without_nul(symbology or getattr(payload, "symbology", "") or "")[:30],
+            source=source, raw=without_nul(raw or "")[:MAX_RAW],
+            symbology=without_nul(symbology or getattr(payload, "symbology", "") or "")[:30],
             decoder=decoder, image_sha256=image_sha256,
-            payload=_without_nul(payload.as_dict()) if payload is not None else {},
+            payload=without_nul(payload.as_dict()) if payload is not None else {},
             payload_kind=payload.kind if payload is not None else "", action=action, context=context or {},
             outcome=_outcome(status_code), status_code=status_code,
             error_code=error_code or ("" if status_code < 400 else "error"),

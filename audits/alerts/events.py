@@ -30,11 +30,12 @@ from django.db.models.signals import post_save
 from django.utils.translation import gettext as _
 
 from audits.context import request_context
+from scanning.models import ScanAnomaly
 
 logger = logging.getLogger(__name__)
 
 CROSS_PARTY_KINDS = ("quantity_mismatch", "filed_not_shipped", "shipped_not_filed", "shipped_not_received")
-PACK_ANOMALY_KINDS = ("pack_dispensed_twice", "pack_at_two_holders")
+PACK_ANOMALY_KINDS = (ScanAnomaly.Kind.PACK_DISPENSED_TWICE, ScanAnomaly.Kind.PACK_AT_TWO_HOLDERS)
 
 
 def _ev(instance_or_label, pk=None) -> dict:

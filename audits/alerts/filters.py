@@ -2,10 +2,10 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from audits.alerts.models import Alert, AlertStatus, AlertType, Severity
-from backend.models import Jurisdiction
+from backend.api.filters import IdFilter, JurisdictionFilterMixin
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(JurisdictionFilterMixin, django_filters.FilterSet):
     """`?jurisdiction=430421` (that division and below), `?type=`, `?severity=`, `?status=`
     (each repeatable: `?status=open&status=acknowledged`), `?organisation=`, `?subject_type=`
     with `?subject_id=`, `?occurrence=2026-10`, `?raised_after=` / `?raised_before=`."""
@@ -16,14 +16,11 @@ class AlertFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices)
     raised_after = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
     raised_before = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    organisation = IdFilter()
+    subject_id = IdFilter()
+    jurisdiction_path = "jurisdiction_code"
 
     class Meta:
         model = Alert
         fields = ["jurisdiction", "type", "severity", "status", "organisation", "subject_type", "subject_id",
                   "occurrence", "raised_after", "raised_before"]
-
-    def filter_jurisdiction(self, queryset, name, value):
-        node = Jurisdiction.objects.filter(code=value.strip()).first() if value.strip().isdigit() else None
-        if node is None:
-            return queryset.none()
-        return queryset.filter(jurisdiction_code__startswith=node.prefix)

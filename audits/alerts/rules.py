@@ -40,6 +40,7 @@ from audits.alerts import events
 from audits.alerts.events import raise_from
 from audits.alerts.models import Alert
 from backend.models import Jurisdiction, Licence, Organisation
+from inventory.selectors import end_of_day
 
 SWEEP_DAYS = 366  # how far back the sweeps of event sources and lapsed licences look
 SPIKE_BASELINE_MONTHS = 6
@@ -59,7 +60,7 @@ class Context:
     @property
     def end(self) -> dt.datetime:
         """The end of `today` (rules look at nothing after it)."""
-        return timezone.make_aware(dt.datetime.combine(self.today + dt.timedelta(days=1), dt.time.min))
+        return end_of_day(self.today)
 
     @property
     def since(self) -> dt.datetime:
@@ -341,8 +342,6 @@ class _System:
 
     is_authenticated = True
     is_superuser = True
-    organisation_id = None
-    role = ""
 
 
 def filings_late(ctx: Context) -> list[Alert]:

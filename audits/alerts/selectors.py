@@ -32,9 +32,3 @@ def alert_list(*, user) -> QuerySet[Alert]:
     if not user.is_authority or not user.jurisdiction_prefix:
         return qs.none()
     return qs.filter(jurisdiction_code__startswith=user.jurisdiction_prefix)
-
-
-def open_alerts(*, type: str | None = None) -> QuerySet[Alert]:
-    """Open and acknowledged alerts (for the rules and the demo)."""
-    qs = Alert.objects.exclude(status=Alert.Status.RESOLVED)
-    return qs.filter(type=type) if type else qs

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,23 +30,12 @@ from audits.alerts.errors import (
     AlertOutsideJurisdiction,
 )
 from audits.alerts.models import Alert, AlertStatus, AlertType, Severity
-from audits.services import audit_record
+from audits.services import _subject_organisation, audit_record
 from backend import visibility
-from backend.models import Jurisdiction, Organisation
+from backend.models import Jurisdiction
 
 ACTIVE = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 NOTE_MAX = 500
-
-
-def subject_label(instance: models.Model) -> str:
-    return instance._meta.label_lower
-
-
-def _organisation_of(subject) -> Organisation | None:
-    if isinstance(subject, Organisation):
-        return subject
-    path = getattr(subject, "audit_organisation", None)
-    return path() if callable(path) else None
 
 
 def _jurisdiction_code(jurisdiction, organisation, subject) -> str:
@@ -113,8 +102,8 @@ def alert_raise(*, type: str, severity: str, subject, summary: str = "", evidenc
                            details={"severity": severity, "allowed": list(Severity.values)})
     if subject is None or getattr(subject, "pk", None) is None:
         raise AlertInvalid(_("An alert is about a saved record."))
-    subject_type, subject_id = subject_label(subject), int(subject.pk)
-    organisation = organisation if organisation is not None else _organisation_of(subject)
+    subject_type, subject_id = subject._meta.label_lower, int(subject.pk)
+    organisation = organisation if organisation is not None else _subject_organisation(subject)
     code = _jurisdiction_code(jurisdiction, organisation, subject)
     if not code:
         raise AlertInvalid(_("An alert needs a jurisdiction (or an organisation that has one)."))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
-from audits.models import AuditEntry
 from audits.sweeps import checklist
 from audits.sweeps.models import (
     Case,
@@ -30,8 +29,6 @@ from audits.sweeps.models import (
 )
 from backend import visibility
 from backend.models import Organisation
-
-GENESIS = "0" * 64
 
 
 def _authority_scope(qs: QuerySet, user, path: str = "jurisdiction") -> QuerySet:
@@ -122,13 +119,6 @@ def resolve_evidence(finding: Finding) -> list[dict]:
     out += [{"type": "photo", "client_id": str(p.client_id), "id": p.pk, "received": True}
             for p in photos if str(p.client_id) not in known]
     return out
-
-
-def audit_chain_head() -> str:
-    """The audit trail's head as `seq:hash` now (printed on reports; `manage.py
-    verify_audit_trail --against <head>` later proves nothing before it was rewritten)."""
-    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-    return f"{last[0]}:{last[1]}" if last else f"0:{GENESIS}"
 
 
 @dataclass

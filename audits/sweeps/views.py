@@ -253,8 +253,7 @@ class FindingViewSet(_Base):
     def verify_rectification(self, request, pk=None):
         finding = self.get_object()
         data = _validated(s.VerifyRectificationSerializer, request.data)
-        order = (FindingAction.objects.filter(pk=data["order"], finding=finding).first()
-                 or _invalid("order", _("Unknown rectification order.")))
+        order = FindingAction.objects.filter(pk=data["order"]).first() or _invalid("order", _("Unknown rectification order."))
         services.finding_verify_rectification(actor=request.user, finding=finding, order=order, note=data["note"])
         return self._act(finding)
 

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backend.models import Licence, Organisation, Person
+from backend.models import Jurisdiction, Licence, Organisation, Person
 
 
 class TrueFalseField(forms.NullBooleanField):
@@ -52,23 +52,36 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class OrganisationFilter(django_filters.FilterSet):
+def jurisdiction_prefix_of(value: str) -> str | None:
+    """A division code (or a jurisdiction id) from a query string -> the code prefix of that
+    division and everything below it; None when it names none."""
+    value = (value or "").strip()
+    digits = value.isascii() and value.isdigit()  # "²" is a digit to str.isdigit, not to int()
+    node = Jurisdiction.objects.filter(code=value).first() if digits else None
+    if node is None and digits and len(value) <= 18:
+        node = Jurisdiction.objects.filter(pk=value).first()
+    return node.prefix if node is not None else None
+
+
+class JurisdictionFilterMixin:
+    """`?jurisdiction=<code or id>`: rows whose `jurisdiction_path` (a division code) lies in
+    that division or below it."""
+
+    jurisdiction_path = "jurisdiction__code"
+
+    def filter_jurisdiction(self, queryset, name, value):
+        prefix = jurisdiction_prefix_of(value)
+        if prefix is None:
+            return queryset.none()
+        return queryset.filter(**{f"{self.jurisdiction_path}__startswith": prefix})
+
+
+class OrganisationFilter(JurisdictionFilterMixin, django_filters.FilterSet):
     jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label="jurisdiction code (and below)")
 
     class Meta:
         model = Organisation
         fields = ["kind", "jurisdiction", "credit_code"]
-
-    def filter_jurisdiction(self, queryset, name, value):
-        from backend.models import Jurisdiction
-
-        digits = value.isascii() and value.isdigit()  # "²" is a digit to str.isdigit, not to int()
-        node = Jurisdiction.objects.filter(code=value).first() if digits else None
-        if node is None and digits and len(value) <= 18:
-            node = Jurisdiction.objects.filter(pk=value).first()
-        if node is None:
-            return queryset.none()
-        return queryset.filter(jurisdiction__code__startswith=node.prefix)
 
 
 class PersonFilter(django_filters.FilterSet):

@@ -71,19 +71,16 @@ class StockBalanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             on = None
         if on is None:
             raise InvalidInput(_("as_of is a date: YYYY-MM-DD."), code="invalid_date", details={"param": "as_of"})
-        q = Q()
-        for param, lookup in (("holder", "holder_id"), ("batch", "batch_id"), ("product", "batch__product_id")):
-            value = request.query_params.get(param)
-            if value:
-                if not (value.isascii() and value.isdigit() and len(value) <= 18):  # fits a bigint
-                    raise InvalidInput(_("%(p)s is an id.") % {"p": param}, code="invalid_filter")
-                q &= Q(**{lookup: int(value)})
-        in_transit = request.query_params.get("in_transit")
-        if in_transit:
-            if in_transit.lower() not in ("true", "false", "1", "0"):
-                raise InvalidInput(_("in_transit is true or false."), code="invalid_filter",
-                                   details={"param": "in_transit"})
-            q &= Q(in_transit=in_transit.lower() in ("true", "1"))
+        # The list's own filters read the parameters (ids within 64 bits, strict booleans);
+        # the ledger sum takes them as a Q.
+        lookups = {"holder": "holder_id", "batch": "batch_id", "product": "batch__product_id", "in_transit": "in_transit"}
+        form = self.filterset_class({k: v for k, v in request.query_params.items() if k in lookups}).form
+        if not form.is_valid():
+            param = next(iter(form.errors))
+            if param == "in_transit":
+                raise InvalidInput(_("in_transit is true or false."), code="invalid_filter", details={"param": param})
+            raise InvalidInput(_("%(p)s is an id.") % {"p": param}, code="invalid_filter")
+        q = Q(**{lookups[k]: v for k, v in form.cleaned_data.items() if k in lookups and v is not None})
         rows = [dict(row, as_of=on) for row in selectors.stock_balances_as_of(request.user, on, filters=q)]
         page = self.paginate_queryset(rows)
         data = s.BalanceAsOfSerializer(page if page is not None else rows, many=True).data

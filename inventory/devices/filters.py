@@ -1,27 +1,12 @@
 import django_filters
 
 from backend.api.filters import IdFilter, StrictBooleanFilter
-from backend.models import Jurisdiction
+from backend.api.filters import JurisdictionFilterMixin as BaseJurisdictionFilterMixin
 from inventory.devices.models import Device, DeviceExam, DeviceKind, DeviceRefusal, DeviceStatus
 
 
-def _jurisdiction_prefix(value: str) -> str | None:
-    """A division code (or id) -> the code prefix of it and everything below."""
-    digits = value.isascii() and value.isdigit()  # "²" is a digit to str.isdigit, not to int()
-    node = Jurisdiction.objects.filter(code=value).first() if digits else None
-    if node is None and digits and len(value) <= 18:
-        node = Jurisdiction.objects.filter(pk=value).first()
-    return node.prefix if node is not None else None
-
-
-class JurisdictionFilterMixin:
+class JurisdictionFilterMixin(BaseJurisdictionFilterMixin):
     jurisdiction_path = "holder__jurisdiction__code"
-
-    def filter_jurisdiction(self, queryset, name, value):
-        prefix = _jurisdiction_prefix(value)
-        if prefix is None:
-            return queryset.none()
-        return queryset.filter(**{f"{self.jurisdiction_path}__startswith": prefix})
 
 
 class DeviceFilter(JurisdictionFilterMixin, django_filters.FilterSet):

@@ -29,11 +29,6 @@ MODULE_PX = label_renderer.module_px(DPI)
 KIND_LABELS = {"ultrasound": "超声诊断仪（B超）", "chromosome_testing": "染色体检测设备"}
 
 
-def asset_tag(device_id: int) -> str:
-    """The asset tag of the device with this primary key."""
-    return codec.device_tag_text(device_id)
-
-
 def is_asset_tag(text: str) -> bool:
     return bool(ASSET_TAG_RE.match(text or ""))
 
@@ -49,14 +44,15 @@ def label_lines(device: Device) -> list[str]:
 
 
 def device_label(device: Device) -> label_renderer.Label:
-    return label_renderer.Label(device.asset_tag or asset_tag(device.pk), caption_lines=tuple(label_lines(device)))
+    return label_renderer.Label(device.asset_tag or codec.device_tag_text(device.pk),
+                                caption_lines=tuple(label_lines(device)))
 
 
-def render_png(device: Device, *, dpi: int = DPI) -> bytes:
+def render_png(device: Device) -> bytes:
     label = device_label(device)
-    return label_renderer.render_png(label.text, caption_lines=label.caption_lines, dpi=dpi)
+    return label_renderer.render_png(label.text, caption_lines=label.caption_lines, dpi=DPI)
 
 
-def render_svg(device: Device, *, dpi: int = DPI) -> bytes:
+def render_svg(device: Device) -> bytes:
     label = device_label(device)
-    return label_renderer.render_svg(label.text, caption_lines=label.caption_lines, dpi=dpi)
+    return label_renderer.render_svg(label.text, caption_lines=label.caption_lines, dpi=DPI)

@@ -19,7 +19,7 @@ from audits.services import audit_record, snapshot
 from backend.models import Organisation, Person, normalise_resident_id, validate_resident_id
 from backend.policies import Clause, Decision, may_hold_device, may_operate_device
 from backend.uploads import PreparedImage
-from inventory.devices import errors, labels, permissions
+from inventory.devices import errors, permissions
 from inventory.devices.models import (
     FILING_DEADLINE_DAYS,
     Device,
@@ -32,9 +32,9 @@ from inventory.devices.models import (
     identity_key,
 )
 from inventory.devices.selectors import device_state
+from scanning import codec
 
 Kind = DeviceEvent.Kind
-ASSET_TAG_PREFIX = labels.ASSET_TAG_PREFIX
 
 # Refusals worth keeping for inspectors, not only returning.
 RECORDED_REFUSALS = (
@@ -54,7 +54,7 @@ def days_late(duty_started_on: dt.date, filed_on: dt.date) -> int:
 
 def asset_tag_for(device: Device) -> str:
     """Exactly what scanning.codec reads back as this device's own label (see labels.py)."""
-    return labels.asset_tag(device.pk)
+    return codec.device_tag_text(device.pk)
 
 
 # --- checks shared by filing and transfer ---------------------------------------------

@@ -7,7 +7,3 @@ from audits.alerts.models import Alert
 
 def alerts_of(type: str) -> list[Alert]:
     return list(Alert.objects.filter(type=type).order_by("id"))
-
-
-def subject_of(alert: Alert) -> tuple[str, int]:
-    return alert.subject_type, alert.subject_id

@@ -20,7 +20,7 @@ def test_seed_demo_opens_to_real_alerts():
     spike = by_type["dispensing_spike"]
     assert [a.organisation.name for a in spike] == ["衡阳县集兵镇中心卫生院"]
     refused = {a.figures["code"] for a in by_type["shipment_refused"]}
-    assert len(by_type["shipment_refused"]) == 2 and refused
+    assert len(by_type["shipment_refused"]) == 2 and refused == {"recipient_not_authorized"}
     assert [a.organisation.name for a in by_type["filing_late"]] == ["湖南仁和医药物流有限公司衡阳县分公司"]
     expired = {a.organisation.name for a in by_type["licence_expired"]}
     assert "衡阳县中医医院" in expired and "衡阳县集兵镇中心卫生院" in expired

@@ -7,7 +7,9 @@ import pytest
 from django.utils import timezone
 
 from audits import closing, filings, periods
+from audits.errors import PeriodNotOver
 from audits.models import SignedClosing
+from backend.errors import InvalidInput
 from tests.reconciliation.scenario import Month
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +44,7 @@ def test_signed_after_the_due_day_is_late(county, earlier):
 
 
 def test_signed_at_in_the_future_is_refused(county, earlier):
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(InvalidInput) as exc:
         closing.closing_sign(actor=county.pharmacist, month=earlier.month,
                              signed_at=timezone.now() + dt.timedelta(hours=1))
     assert exc.value.code == "signed_at_in_future"
@@ -51,13 +53,13 @@ def test_signed_at_in_the_future_is_refused(county, earlier):
 
 def test_signed_at_before_the_month_is_over_is_refused(county, earlier):
     last_evening = _at(periods.last_day(earlier.month), 23)
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(PeriodNotOver) as exc:
         closing.closing_sign(actor=county.pharmacist, month=earlier.month, signed_at=last_evening)
     assert exc.value.code == "period_not_over"
     assert not SignedClosing.objects.exists()
 
 
-def test_signed_at_is_keyword_only_and_defaults_to_now(county, earlier):
+def test_signed_at_defaults_to_now(county, earlier):
     before = timezone.now()
     signed = closing.closing_sign(actor=county.pharmacist, month=earlier.month)
     assert before <= signed.signed_at <= timezone.now()
