@@ -18,6 +18,7 @@ from django.utils.crypto import salted_hmac
 from audits.chain import canonical_body, entry_hash
 from audits.context import client_ip, current_request
 from audits.models import GENESIS_HASH, AuditEntry
+from backend import fastsql
 
 # Fields never copied into the trail, and fields stored only masked (with a digest so that a
 # change is still visible): sensitive personal data must not leak through the audit log.
@@ -76,6 +77,14 @@ def lock_chain() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
+
+
+def _chain_head() -> tuple[int, str] | None:
+    """(seq, hash) of the last entry: read after `lock_chain`, in a statement of its own
+    (a statement that waited for the lock would read with an older snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {fastsql.table(AuditEntry)} ORDER BY seq DESC LIMIT 1")  # noqa: S608
+        return cursor.fetchone()
 
 
 def _actor_and_org(actor):
@@ -141,7 +150,7 @@ def audit_record(
     # fails, the caller's whole transaction fails with it, as it must.
     with transaction.atomic(savepoint=False):
         lock_chain()
-        last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+        last = _chain_head()
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         header = {
             "seq": seq,
@@ -159,4 +168,4 @@ def audit_record(
             "prev_hash": prev_hash,
         }
         body = canonical_body(before, after)
-        return AuditEntry.objects.create(body=body, hash=entry_hash(header, body), **header)
+        return fastsql.insert(AuditEntry(body=body, hash=entry_hash(header, body), **header))

@@ -12,9 +12,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from backend import fastsql
 from backend.models import Licence, Organisation, Person
 
 Kind = Organisation.Kind
@@ -69,8 +69,7 @@ def prefetch_licences(*holders: Organisation | Person) -> None:
         return
     org_ids = {h.pk for h in holders if isinstance(h, Organisation)}
     person_ids = {h.pk for h in holders if isinstance(h, Person)}
-    rows = list(Licence.objects.filter(Q(holder_organisation_id__in=org_ids) | Q(holder_person_id__in=person_ids))
-                .order_by(*Licence._meta.ordering or ["pk"]))
+    rows = _licences_of(org_ids, person_ids)
     for holder in holders:
         field = Licence._meta.get_field("holder_organisation" if isinstance(holder, Organisation) else "holder_person")
         own = [lic for lic in rows if getattr(lic, field.attname) == holder.pk]
@@ -80,6 +79,23 @@ def prefetch_licences(*holders: Organisation | Person) -> None:
         queryset._result_cache = own
         queryset._prefetch_done = True
         holder._prefetched_objects_cache = {**getattr(holder, "_prefetched_objects_cache", {}), "licences": queryset}
+
+
+def _licences_of(org_ids: set[int], person_ids: set[int]) -> list[Licence]:
+    """The licences of these organisations and people, in `Licence.Meta.ordering`
+    (newest first), in one precompiled SELECT (backend.fastsql: this runs on every
+    dispense and dispatch)."""
+    where = []
+    if org_ids:
+        where.append(f"t.holder_organisation_id IN ({', '.join(['%s'] * len(org_ids))})")
+    if person_ids:
+        where.append(f"t.holder_person_id IN ({', '.join(['%s'] * len(person_ids))})")
+    if not where:
+        return []
+    # Our table and column names; the ids go as parameters.
+    sql = (f"SELECT {fastsql.columns(Licence, 't')} FROM {fastsql.table(Licence)} t WHERE {' OR '.join(where)} "  # noqa: S608
+           f"ORDER BY {fastsql.ordering(Licence, 't')}")
+    return fastsql.fetch(Licence, sql, [*sorted(org_ids), *sorted(person_ids)])
 
 
 def _licences(holder, kind: str) -> list[Licence]:

@@ -2,8 +2,10 @@
 
 `post` takes legs (holder, batch, bucket, signed quantity), locks every touched position in
 primary-key order (`inventory.locking`), refuses a leg that would make a position negative
-(409 `insufficient_stock`; the CHECK constraint would refuse it anyway), appends the
-movements and updates the cached positions in the same transaction. Call it inside the
+(409 `insufficient_stock`; the CHECK constraint would refuse it anyway), updates the cached
+positions and appends the movements in the same transaction. A posting that touches one
+existing position with enough stock (a dispense, an intake, a disposal: nearly all of them)
+does the lock, the check and the update in one UPDATE (`locking.apply_single`). Call it inside the
 service's transaction, just before the document's audit entry.
 
 Audit: every movement is on the audit trail inside the entry of the document that caused
@@ -21,9 +23,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend import fastsql
 from backend.errors import Conflict
 from inventory.errors import InsufficientStock
-from inventory.locking import lock_positions
+from inventory.locking import apply_single, lock_positions
 from inventory.models import StockMovement, StockPosition
 
 
@@ -49,10 +52,13 @@ def post(*, legs: list[Leg], kind: str, actor, occurred_at: dt.datetime, documen
     legs = [leg for leg in legs if leg.quantity != 0]
     if not legs:
         return []
-    positions = lock_positions(leg.key for leg in legs)
     totals: dict = {}
     for leg in legs:
         totals[leg.key] = totals.get(leg.key, 0) + leg.quantity
+    if len(totals) == 1 and apply_single(*next(iter(totals.items()))):
+        return _append(legs, kind=kind, actor=actor, occurred_at=occurred_at, document=document,
+                       idempotency_key=idempotency_key, corrects=corrects, note=note, bulk=False)
+    positions = lock_positions(leg.key for leg in legs)
     for key, delta in totals.items():
         available = positions[key].quantity
         if available + delta < 0:
@@ -63,6 +69,28 @@ def post(*, legs: list[Leg], kind: str, actor, occurred_at: dt.datetime, documen
                 details={"holder": holder_id, "batch": batch_id, "in_transit": in_transit,
                          "available": available, "requested": -delta},
             )
+    try:
+        now = timezone.now()
+        for key, delta in totals.items():
+            StockPosition.objects.filter(pk=positions[key].pk).update(quantity=F("quantity") + delta, updated_at=now)
+    except IntegrityError as exc:
+        _raise_domain_error(exc)
+    return _append(legs, kind=kind, actor=actor, occurred_at=occurred_at, document=document,
+                   idempotency_key=idempotency_key, corrects=corrects, note=note, bulk=True)
+
+
+def _raise_domain_error(exc: IntegrityError):
+    """A constraint caught what the checks let through (a concurrent writer)."""
+    text = str(exc)
+    if "idempotency_key" in text:
+        raise Conflict(_("This change was already recorded."), code="duplicate_movement") from exc
+    if "quantity_not_negative" in text or "CHECK" in text.upper():
+        raise InsufficientStock() from exc
+    raise exc
+
+
+def _append(legs: list[Leg], *, kind, actor, occurred_at, document, idempotency_key, corrects, note,
+            bulk: bool) -> list[StockMovement]:
     movements = []
     for index, leg in enumerate(legs):
         docs = leg.document if leg.document is not None else (document or {})
@@ -75,18 +103,11 @@ def post(*, legs: list[Leg], kind: str, actor, occurred_at: dt.datetime, documen
     # No savepoint here: an IntegrityError (a constraint caught a concurrent writer) ends
     # the service's transaction anyway, and we re-raise it as a domain error.
     try:
-        movements = StockMovement.objects.bulk_create(movements)
-        now = timezone.now()
-        for key, delta in totals.items():
-            StockPosition.objects.filter(pk=positions[key].pk).update(quantity=F("quantity") + delta, updated_at=now)
+        if bulk:
+            return StockMovement.objects.bulk_create(movements)
+        return [fastsql.insert(m) for m in movements]
     except IntegrityError as exc:
-        text = str(exc)
-        if "idempotency_key" in text:
-            raise Conflict(_("This change was already recorded."), code="duplicate_movement") from exc
-        if "quantity_not_negative" in text or "CHECK" in text.upper():
-            raise InsufficientStock() from exc
-        raise
-    return movements
+        _raise_domain_error(exc)
 
 
 def describe(movements: list[StockMovement]) -> list[dict]:

@@ -4,6 +4,7 @@ its movements to the ledger (`inventory.ledger.post`), and audit as the last ste
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Iterable
 
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from audits.alerts import events as alert_events
 from audits.services import audit_record, snapshot
-from backend import policies, visibility
+from backend import fastsql, policies, visibility
 from backend.errors import Conflict, DomainError, InvalidInput
 from backend.models import Licence, Organisation, Person, User, normalise_resident_id, validate_resident_id
 from inventory import ledger
@@ -86,10 +87,22 @@ def _acting_organisation(actor, roles: Iterable[str], *, licences: bool = True) 
     if not getattr(actor, "is_authenticated", False) or actor.organisation_id is None or actor.role not in set(roles):
         raise NotAllowed(_("Your role may not do this."), code="not_allowed",
                          details={"roles": sorted(set(roles))})
-    organisation = Organisation.objects.select_related("jurisdiction").get(pk=actor.organisation_id)
+    organisation = _organisation_of(actor)
     if licences:
         policies.prefetch_licences(organisation)
     return organisation
+
+
+def _organisation_of(actor) -> Organisation:
+    """The actor's organisation with its jurisdiction: as authentication loaded it
+    (backend.authentication), else in one query."""
+    if User._meta.get_field("organisation").is_cached(actor):
+        organisation = actor.organisation
+        if organisation is not None and Organisation._meta.get_field("jurisdiction").is_cached(organisation):
+            organisation = copy.copy(organisation)  # licences are loaded afresh for each call
+            organisation.__dict__.pop("_prefetched_objects_cache", None)
+            return organisation
+    return Organisation.objects.select_related("jurisdiction").get(pk=actor.organisation_id)
 
 
 def _audit_document(*, action: str, instance, actor, organisation, movements, transition: str = "",
@@ -507,7 +520,7 @@ def dispense_record(*, actor, idempotency_key: str | None = None, **fields) -> D
 
 def _dispense_record(*, actor, institution: Organisation, idempotency_key: str | None, **fields) -> Dispense:
     dispense, signers = _prepare_dispense(actor=actor, institution=institution, people={}, **fields)
-    dispense.save()
+    fastsql.insert(dispense)
     if signers:
         dispense.emergency_physicians.set(signers)
     movements = ledger.post(legs=[Leg(institution.pk, dispense.batch_id, -dispense.quantity)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
+from backend.api.fields import LeanFieldsMixin, PrimaryKeyField
 from backend.models import Organisation, Person, normalise_resident_id, validate_resident_id
 from inventory.models import (
     MAX_QUANTITY,
@@ -276,7 +277,7 @@ class DispenseDetailSerializer(DispenseListSerializer):
         }
 
 
-class DispenseWriteSerializer(serializers.Serializer):
+class DispenseWriteSerializer(LeanFieldsMixin, serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False)
     patient_name = serializers.CharField(max_length=100)
     patient_age = serializers.IntegerField(min_value=10, max_value=70)
@@ -286,13 +287,13 @@ class DispenseWriteSerializer(serializers.Serializer):
     children_count = serializers.IntegerField(min_value=0, max_value=20)
     pregnancy_status = serializers.CharField(max_length=200)
     gestational_weeks = serializers.IntegerField(min_value=0, max_value=45)
-    batch = serializers.PrimaryKeyRelatedField(queryset=Batch.objects.all(), required=False)
+    batch = PrimaryKeyField(queryset=Batch.objects.all(), required=False)
     pack_code = serializers.SlugRelatedField(slug_field="code", queryset=PackCode.objects.all(), required=False)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     dose = serializers.CharField(max_length=100)
     prescription_number = serializers.CharField(max_length=60)
     # Licences are loaded by the service (with the institution's, in one query).
-    physician = serializers.PrimaryKeyRelatedField(queryset=Person.objects.all())
+    physician = PrimaryKeyField(queryset=Person.objects.all())
     midterm_certificate_number = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
     midterm_certificate_office = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     emergency = serializers.BooleanField(required=False, default=False)

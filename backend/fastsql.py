@@ -1,0 +1,179 @@
+"""The few hot-path reads and inserts without the ORM's per-call query compilation.
+
+Building and compiling a queryset costs 150-400 µs of Python per call (the query itself,
+on an index, costs PostgreSQL 10-50 µs); a dispense made twelve such calls. The SQL here is
+written once per model from `_meta` (so a new field is picked up without editing it), run
+through Django's cursor (its placeholders, its connection, its transaction), and the rows
+become model instances with `Model.from_db` after Django's own converters, exactly as a
+queryset would return them. The same text runs on PostgreSQL and SQLite.
+
+Use it only where a profile shows the ORM's overhead matters (the counter's scan and
+dispense); everything else stays on querysets. `insert` sends `post_save` when anything
+listens, so a receiver (the alerts) cannot tell it from `save()`.
+"""
+
+from __future__ import annotations
+
+from django.db import connections, router
+from django.db.models import Model
+from django.db.models.signals import post_save
+
+
+def _alias(model, write: bool = False) -> str:
+    return router.db_for_write(model) if write else router.db_for_read(model)
+
+
+def cached(connection, key, build):
+    """`build()`, once per connection wrapper (one per thread: converters are bound to its
+    `ops`) and `key`: SQL text built from model metadata."""
+    cache = connection.__dict__.setdefault("_fastsql_cache", {})
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def _shape(connection, model, alias: str):
+    """(column list, attnames, converters per column) for selecting `model` as table `alias`."""
+    return cached(connection, ("shape", model, alias), lambda: _build_shape(connection, model, alias))
+
+
+def _build_shape(connection, model, alias: str):
+    qn = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    columns = ", ".join(f"{qn(alias)}.{qn(f.column)}" for f in fields)
+    converters = []
+    for f in fields:
+        col = f.get_col(alias)
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        converters.append((found, col) if found else None)
+    return columns, tuple(f.attname for f in fields), tuple(converters)
+
+
+def columns(model, alias: str) -> str:
+    """The quoted column list of `model` as table `alias`, in `_meta.concrete_fields` order."""
+    return _shape(connections[_alias(model)], model, alias)[0]
+
+
+def width(model) -> int:
+    return len(model._meta.concrete_fields)
+
+
+def instance(model, row, offset: int = 0, alias: str = "t"):
+    """The `model` instance from `row[offset:offset + width(model)]`, or None when its
+    primary key is NULL (a LEFT JOIN that matched nothing)."""
+    db = _alias(model)
+    connection = connections[db]
+    _columns, attnames, converters = _shape(connection, model, alias)
+    values = list(row[offset:offset + len(attnames)])
+    pk_index = model._meta.concrete_fields.index(model._meta.pk)
+    if values[pk_index] is None:
+        return None
+    for i, conv in enumerate(converters):
+        if conv is not None:
+            found, col = conv
+            for converter in found:
+                values[i] = converter(values[i], col, connection)
+    return model.from_db(db, attnames, values)
+
+
+def fetch(model, sql: str, params=(), *, alias: str = "t") -> list:
+    """Run `sql` (which selects `columns(model, alias)` first) and return the instances."""
+    connection = connections[_alias(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [instance(model, row, 0, alias) for row in rows]
+
+
+def ordering(model, alias: str) -> str:
+    """`model.Meta.ordering` (plain field names, "-" for descending) as an ORDER BY list."""
+    qn = connections[_alias(model)].ops.quote_name
+    parts = []
+    for name in model._meta.ordering or ["pk"]:
+        descending = name.startswith("-")
+        name = name.lstrip("-")
+        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        parts.append(f"{qn(alias)}.{qn(field.column)}{' DESC' if descending else ''}")
+    return ", ".join(parts)
+
+
+def table(model) -> str:
+    connection = connections[_alias(model)]
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def get(model, pk):
+    """`model.objects.filter(pk=pk).first()` without the queryset."""
+    qn = connections[_alias(model)].ops.quote_name
+    rows = fetch(model, f"SELECT {columns(model, 't')} FROM {table(model)} t WHERE t.{qn(model._meta.pk.column)} = %s",
+                 [pk])
+    return rows[0] if rows else None
+
+
+def _insert_sql(connection, model) -> tuple[str, tuple, bool]:
+    return cached(connection, ("insert", model), lambda: _build_insert_sql(connection, model))
+
+
+def _build_insert_sql(connection, model) -> tuple[str, tuple, bool]:
+    qn = connection.ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not f.generated and f is not model._meta.auto_field)
+    returning = bool(model._meta.auto_field) and connection.features.can_return_columns_from_insert
+    sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    if returning:
+        sql += f" RETURNING {qn(model._meta.auto_field.column)}"
+    return sql, fields, returning
+
+
+def insert(obj: Model) -> Model:
+    """`obj.save()` for a new row (force_insert), compiled once per model: each field's
+    `pre_save` (auto_now_add, defaults already set) and `get_db_prep_save`, as the ORM's
+    insert compiler does; the new primary key set on `obj`."""
+    model = type(obj)
+    db = _alias(model, write=True)
+    connection = connections[db]
+    sql, fields, returning = _insert_sql(connection, model)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if model._meta.auto_field:
+            pk = cursor.fetchone()[0] if returning else connection.ops.last_insert_id(
+                cursor, model._meta.db_table, model._meta.auto_field.column)
+            setattr(obj, model._meta.auto_field.attname, pk)
+    obj._state.adding = False
+    obj._state.db = db
+    if post_save.has_listeners(model):
+        post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=db)
+    return obj
+
+
+def _build_get_sql(connection, model, related: tuple[str, ...]) -> str:
+    qn = connection.ops.quote_name
+    selected, joins = [_shape(connection, model, "t")[0]], []
+    for i, name in enumerate(related):
+        field = model._meta.get_field(name)
+        rel, alias = field.related_model, f"r{i}"
+        selected.append(_shape(connection, rel, alias)[0])
+        joins.append(f"LEFT JOIN {qn(rel._meta.db_table)} {alias} "
+                     f"ON {alias}.{qn(field.target_field.column)} = t.{qn(field.column)}")
+    return (f"SELECT {', '.join(selected)} FROM {qn(model._meta.db_table)} t {' '.join(joins)} "
+            f"WHERE t.{qn(model._meta.pk.column)} = %s")
+
+
+def get_with(model, pk, *related: str):
+    """`model.objects.select_related(*related).filter(pk=pk).first()` for forward foreign
+    keys one level deep, in one precompiled SELECT."""
+    connection = connections[_alias(model)]
+    sql = cached(connection, ("get", model, related), lambda: _build_get_sql(connection, model, related))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    obj = instance(model, row, 0, "t")
+    offset = width(model)
+    for i, name in enumerate(related):
+        field = model._meta.get_field(name)
+        field.set_cached_value(obj, instance(field.related_model, row, offset, f"r{i}"))
+        offset += width(field.related_model)
+    return obj
