@@ -40,6 +40,7 @@ from rest_framework.views import APIView
 from audits.api.serializers import CountSessionSerializer
 from audits.models import CountSession
 from backend import visibility
+from backend.api.fields import LeanFieldsMixin
 from backend.idempotency import idempotent, scoped_key
 from backend.uploads import ImageUploadField, UploadLimitMixin
 from inventory.api.serializers import DispenseDetailSerializer, DispenseWriteSerializer, ShipmentSerializer
@@ -64,7 +65,7 @@ class ScanCodeField(serializers.CharField):
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
 
-class ScanSerializer(serializers.Serializer):
+class ScanSerializer(LeanFieldsMixin, serializers.Serializer):
     code = ScanCodeField(required=False, max_length=2000, trim_whitespace=False,
                          help_text="the scanner's text as typed (CR/LF, ]C1, <GS> are fine)")
     # Checked by the shared upload rules, decoded once, never re-encoded nor stored: a scan

@@ -47,9 +47,10 @@ carries on parsing the remainder as further AIs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from biip import ParseError
@@ -124,7 +125,7 @@ class _Base:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (dates as ISO strings), with `kind`; for logs and API bodies."""
         out: dict[str, Any] = {"kind": self.kind}
-        for key, value in asdict(self).items():
+        for key, value in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)):  # flat: no deep copy
             if isinstance(value, dt.date):
                 value = value.isoformat()
             elif isinstance(value, tuple):

@@ -27,12 +27,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
-from backend import policies, visibility
+from backend import fastsql, policies, visibility
 from backend.models import Organisation
 from inventory.devices.models import Device, DeviceStatus
 from inventory.models import Batch, Dispense, DrugProduct, PackCode, Shipment, ShipmentLine, StockPosition
@@ -98,6 +99,7 @@ class Lookup:
     device_view: dict | None = None
     pack_view: dict | None = None
     anomalies: list[Anomaly] = field(default_factory=list)
+    own_positions: list[StockPosition] | None = None  # a member's own, when loaded with the batch
 
     @property
     def flag_codes(self) -> list[str]:
@@ -160,11 +162,41 @@ def product_by_gtin(gtin: str) -> DrugProduct | None:
     return None
 
 
-def _batch_by_gtin(gtin: str, lot: str) -> Batch | None:
-    for batch in Batch.objects.select_related("product").filter(product__gtins__icontains=gtin, lot_number=lot):
-        if gtin in (batch.product.gtins or []):
-            return batch
-    return None
+def _gtin_match(connection) -> str:
+    """SQL: product `p` lists the GTIN given as a parameter (exact element match)."""
+    if connection.vendor == "postgresql":
+        return "p.gtins @> jsonb_build_array(%s::text)"
+    return "EXISTS (SELECT 1 FROM json_each(p.gtins) WHERE json_each.value = %s)"
+
+
+def _batch_by_gtin_sql(connection) -> str:
+    qn = connection.ops.quote_name
+    return (
+        f"SELECT {fastsql.columns(Batch, 'b')}, {fastsql.columns(DrugProduct, 'p')}, "  # noqa: S608 (our names; values are parameters)
+        f"{fastsql.columns(StockPosition, 'sp')} "
+        f"FROM {qn(DrugProduct._meta.db_table)} p "
+        f"JOIN {qn(Batch._meta.db_table)} b ON b.product_id = p.id AND b.lot_number = %s "
+        f"LEFT JOIN {qn(StockPosition._meta.db_table)} sp ON sp.batch_id = b.id AND sp.holder_id = %s "
+        f"WHERE {_gtin_match(connection)} ORDER BY b.id, sp.in_transit"
+    )
+
+
+def _batch_by_gtin(gtin: str, lot: str, *, holder_id: int | None = None) -> tuple[Batch | None, list[StockPosition]]:
+    """The batch `lot` of the product with this GTIN (its product loaded), and the
+    positions `holder_id` holds of it: the counter's most common scan, in one query."""
+    connection = connections[router.db_for_read(Batch)]
+    sql = fastsql.cached(connection, "scan_batch_by_gtin", lambda: _batch_by_gtin_sql(connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [lot, holder_id, gtin])
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    batch = fastsql.instance(Batch, rows[0], 0, "b")
+    Batch._meta.get_field("product").set_cached_value(
+        batch, fastsql.instance(DrugProduct, rows[0], fastsql.width(Batch), "p"))
+    offset = fastsql.width(Batch) + fastsql.width(DrugProduct)
+    positions = [pos for row in rows if (pos := fastsql.instance(StockPosition, row, offset, "sp")) is not None]
+    return batch, positions
 
 
 def _batch(product: DrugProduct, lot: str) -> Batch | None:
@@ -178,12 +210,17 @@ def _pack(*codes: str | None) -> PackCode | None:
     return PackCode.objects.select_related("batch__product").filter(code__in=wanted).first()
 
 
-def _resolve(lookup: Lookup) -> None:
+def _resolve(lookup: Lookup, user) -> None:
     p = lookup.payload
     if isinstance(p, codec.Gs1Payload):
         pack = _pack(p.sgtin, f"(01){p.gtin}(21){p.serial}" if p.gtin and p.serial else None)
-        batch = _batch_by_gtin(p.gtin, p.lot) if pack is None and p.gtin and p.lot else None
-        if batch is not None:  # the common case in one query: product and batch together
+        batch = None
+        if pack is None and p.gtin and p.lot:
+            member = is_member(user)
+            batch, own = _batch_by_gtin(p.gtin, p.lot, holder_id=user.organisation_id if member else None)
+            if batch is not None and member:
+                lookup.own_positions = own
+        if batch is not None:  # the common case in one query: product, batch, the caller's stock
             lookup.entity, lookup.batch, lookup.product = "batch", batch, batch.product
             if p.serial:
                 lookup.flag("pack_unknown", serial=p.serial)
@@ -265,11 +302,16 @@ def _batch_facts(lookup: Lookup, user, today: dt.date) -> None:
         return
     if batch.is_expired_on(today):
         lookup.flag("expired", expiry_date=batch.expiry_date.isoformat())
-    positions = visibility.scope(
-        StockPosition.objects.filter(batch=batch).select_related("holder"), user, "holder",
-    ).filter(Q(quantity__gt=0) | Q(holder_id=user.organisation_id)).order_by("holder_id", "in_transit")
-    lookup.holders = [{"holder": pos.holder_id, "holder_name": pos.holder.name, "in_transit": pos.in_transit,
-                       "quantity": pos.quantity} for pos in positions]
+    if lookup.own_positions is not None:  # a member sees only its own positions: loaded with the batch
+        name = user.organisation.name
+        lookup.holders = [{"holder": pos.holder_id, "holder_name": name, "in_transit": pos.in_transit,
+                           "quantity": pos.quantity} for pos in lookup.own_positions]
+    else:
+        positions = visibility.scope(
+            StockPosition.objects.filter(batch=batch).select_related("holder"), user, "holder",
+        ).filter(Q(quantity__gt=0) | Q(holder_id=user.organisation_id)).order_by("holder_id", "in_transit")
+        lookup.holders = [{"holder": pos.holder_id, "holder_name": pos.holder.name, "in_transit": pos.in_transit,
+                           "quantity": pos.quantity} for pos in positions]
     if not is_member(user):
         return
     own = sum(h["quantity"] for h in lookup.holders if h["holder"] == user.organisation_id and not h["in_transit"])
@@ -356,7 +398,7 @@ def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None) -
     """What `payload` names and what `user` may see of it, with the flags."""
     today = today or timezone.localdate()
     lookup = Lookup(payload=payload)
-    _resolve(lookup)
+    _resolve(lookup, user)
     _batch_facts(lookup, user, today)
     _pack_facts(lookup, user)
     _device_facts(lookup, user, today)

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from audits import counts
 from audits.alerts import events as alert_events
+from backend import fastsql
 from backend.idempotency import without_nul
 from inventory import services as inventory_services
 from inventory.models import Dispense, Shipment
@@ -180,7 +181,7 @@ def scan_record(*, actor, action: str, status_code: int, error_code: str = "", r
     if payload is None and lookup is not None:
         payload = lookup.payload
     with transaction.atomic() if lookup is not None and lookup.anomalies else nullcontext():
-        log = ScanLog.objects.create(
+        log = fastsql.insert(ScanLog(
             user=user, organisation_id=getattr(user, "organisation_id", None), scanned_at=timezone.now(),
             source=source, raw=without_nul(raw or "")[:MAX_RAW],
             symbology=without_nul(symbology or getattr(payload, "symbology", "") or "")[:30],
@@ -194,7 +195,7 @@ def scan_record(*, actor, action: str, status_code: int, error_code: str = "", r
             product=lookup.product if lookup else None, batch=lookup.batch if lookup else None,
             pack_code=lookup.pack if lookup else None, device=lookup.device if lookup else None,
             shipment=result.shipment if result else None, dispense=result.dispense if result else None,
-        )
+        ))
         if lookup is not None and lookup.anomalies:
             anomalies = ScanAnomaly.objects.bulk_create([
                 ScanAnomaly(kind=a.kind, scan=log, detected_at=log.scanned_at, holder_id=log.organisation_id,

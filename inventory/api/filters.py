@@ -3,7 +3,7 @@ import datetime as dt
 import django_filters
 from django.utils import timezone
 
-from backend.api.filters import IdFilter, StrictBooleanFilter
+from backend.api.filters import IdFilter, StaticFormFilterSet, StrictBooleanFilter
 from inventory.models import (
     Batch,
     Dispense,
@@ -49,7 +49,7 @@ class BatchFilter(django_filters.FilterSet):
         return queryset.filter(expiry_date__lt=today) if value else queryset.filter(expiry_date__gte=today)
 
 
-class StockBalanceFilter(django_filters.FilterSet):
+class StockBalanceFilter(StaticFormFilterSet):
     holder = IdFilter(field_name="holder_id")
     batch = IdFilter(field_name="batch_id")
     product = IdFilter(field_name="batch__product_id")

@@ -52,6 +52,13 @@ class BatchSerializer(serializers.ModelSerializer):
         return batch.is_expired_on(timezone.localdate())
 
 
+def iso_datetime(value, tz) -> str:
+    """What `serializers.DateTimeField().to_representation` gives (ISO 8601 in the current
+    time zone, "Z" for UTC), with the time zone looked up once by the caller."""
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class StockPositionSerializer(serializers.Serializer):
     """A cached position, from `selectors.stock_position_rows` (plain rows: balances are read
     often and for many batches at once)."""
@@ -68,15 +75,19 @@ class StockPositionSerializer(serializers.Serializer):
     quantity = serializers.IntegerField()
     updated_at = serializers.DateTimeField()
 
+    _tz = None
+
     def get_product_name(self, row) -> str:
         return f"{row['batch__product__generic_name']} {row['batch__product__strength']}"
 
     def to_representation(self, row):  # the fields above, without per-field machinery
+        if self._tz is None:  # once per response, not per row
+            self._tz = timezone.get_current_timezone()
         return {"id": row["id"], "holder": row["holder_id"], "holder_name": row["holder__name"],
                 "batch": row["batch_id"], "lot_number": row["batch__lot_number"],
                 "expiry_date": row["batch__expiry_date"].isoformat(), "product": row["batch__product_id"],
                 "product_name": self.get_product_name(row), "in_transit": row["in_transit"],
-                "quantity": row["quantity"], "updated_at": _DATETIME.to_representation(row["updated_at"])}
+                "quantity": row["quantity"], "updated_at": iso_datetime(row["updated_at"], self._tz)}
 
 
 class BalanceAsOfSerializer(serializers.Serializer):

@@ -48,6 +48,21 @@ def test_intake_registers_batch_and_stock(county, client_for):
     assert r.status_code == 403 and error_of(r)["code"] == "not_allowed"
 
 
+def test_balance_filters_apply_per_request(county, client_for):
+    """The balances filter form is built once per class: each request still gets its own
+    filters and its own errors."""
+    first, second = BatchFactory(), BatchFactory()
+    stock_wholesaler(county, first, 5)
+    stock_wholesaler(county, second, 7)
+    clerk = client_for(county.clerk)
+    for batch, quantity in ((first, 5), (second, 7), (first, 5)):
+        rows = clerk.get("/api/stock/balances/", {"batch": batch.pk}).json()["results"]
+        assert [(row["batch"], row["quantity"]) for row in rows] == [(batch.pk, quantity)]
+    assert clerk.get("/api/stock/balances/", {"batch": "x"}).status_code == 400
+    assert len(clerk.get("/api/stock/balances/").json()["results"]) == 2
+    assert len(clerk.get("/api/stock/balances/", {"in_transit": "false"}).json()["results"]) == 2
+
+
 def test_shipment_life_cycle_over_http(county, client_for):
     batch = BatchFactory()
     stock_wholesaler(county, batch, 50)

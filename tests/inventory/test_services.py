@@ -274,3 +274,29 @@ def test_stock_count_posts_adjustment(county):
     assert selectors.stock_balances_as_of(UserFactory(role="pharmacist", organisation=county.hospital),
                                           timezone.localdate()) == [
         {"holder_id": county.hospital.pk, "batch_id": batch.pk, "in_transit": False, "quantity": 9}]
+
+
+def test_single_position_posting_checks_and_keys_like_the_general_one(county):
+    """The one-UPDATE path (one position) refuses what the locking path refuses, with the
+    same codes: not enough stock (with the figures), a reused idempotency key."""
+    from backend.errors import Conflict
+    from inventory import ledger
+    from inventory.ledger import Leg
+
+    batch = BatchFactory()
+    doc = {"intake": stock_wholesaler(county, batch, 4)}  # any document will do for the ledger
+    now = timezone.now()
+    with transaction.atomic():
+        ledger.post(legs=[Leg(county.wholesaler.pk, batch.pk, -3)], kind="disposal", actor=county.clerk,
+                    occurred_at=now, document=doc, idempotency_key="once")
+    assert qty(county.wholesaler, batch) == 1
+    with pytest.raises(InsufficientStock) as exc, transaction.atomic():
+        ledger.post(legs=[Leg(county.wholesaler.pk, batch.pk, -2)], kind="disposal", actor=county.clerk,
+                    occurred_at=now, document=doc)
+    assert (exc.value.details["available"], exc.value.details["requested"]) == (1, 2)
+    with pytest.raises(Conflict) as exc, transaction.atomic():
+        ledger.post(legs=[Leg(county.wholesaler.pk, batch.pk, -1)], kind="disposal", actor=county.clerk,
+                    occurred_at=now, document=doc, idempotency_key="once")
+    assert exc.value.code == "duplicate_movement"
+    assert qty(county.wholesaler, batch) == 1  # both refusals rolled back
+    assert selectors.ledger_mismatches() == []
