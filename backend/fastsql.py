@@ -125,20 +125,37 @@ def _build_insert_sql(connection, model) -> tuple[str, tuple, bool]:
     return sql, fields, returning
 
 
-def insert(obj: Model) -> Model:
+def insert(obj: Model, *, after: tuple[str, list] | None = None) -> Model | None:
     """`obj.save()` for a new row (force_insert), compiled once per model: each field's
     `pre_save` (auto_now_add, defaults already set) and `get_db_prep_save`, as the ORM's
-    insert compiler does; the new primary key set on `obj`."""
+    insert compiler does; the new primary key set on `obj`.
+
+    `after=("p AS (<statement> RETURNING ...)", params)` (PostgreSQL): the row is inserted in
+    the same statement, once per row `p` returns, as `WITH p AS (...) INSERT ... SELECT
+    ... FROM p`; None when `p` returned nothing (nothing inserted)."""
     model = type(obj)
     db = _alias(model, write=True)
     connection = connections[db]
     sql, fields, returning = _insert_sql(connection, model)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    if after is not None:
+        if connection.vendor != "postgresql" or not returning:
+            raise NotImplementedError("insert(after=...) needs PostgreSQL")
+        source, source_params = after
+        head, _, tail = sql.partition(" VALUES (")
+        values, _, returning_clause = tail.partition(")")
+        sql = f"WITH {source} {head} SELECT {values} FROM p{returning_clause}"
+        params = [*source_params, *params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if model._meta.auto_field:
-            pk = cursor.fetchone()[0] if returning else connection.ops.last_insert_id(
-                cursor, model._meta.db_table, model._meta.auto_field.column)
+            if returning:
+                row = cursor.fetchone()
+                if row is None:
+                    return None
+                pk = row[0]
+            else:
+                pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.auto_field.column)
             setattr(obj, model._meta.auto_field.attname, pk)
     obj._state.adding = False
     obj._state.db = db

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from backend import fastsql
 from backend.errors import Conflict
 from inventory.errors import InsufficientStock
-from inventory.locking import apply_single, lock_positions
+from inventory.locking import lock_positions
 from inventory.models import StockMovement, StockPosition
 
 
@@ -55,9 +55,10 @@ def post(*, legs: list[Leg], kind: str, actor, occurred_at: dt.datetime, documen
     totals: dict = {}
     for leg in legs:
         totals[leg.key] = totals.get(leg.key, 0) + leg.quantity
-    if len(totals) == 1 and apply_single(*next(iter(totals.items()))):
-        return _append(legs, kind=kind, actor=actor, occurred_at=occurred_at, document=document,
-                       idempotency_key=idempotency_key, corrects=corrects, note=note, bulk=False)
+    movements = _movements(legs, kind=kind, actor=actor, occurred_at=occurred_at, document=document,
+                           idempotency_key=idempotency_key, corrects=corrects, note=note)
+    if len(totals) == 1 and _post_single(*next(iter(totals.items())), movements):
+        return movements
     positions = lock_positions(leg.key for leg in legs)
     for key, delta in totals.items():
         available = positions[key].quantity
@@ -75,8 +76,37 @@ def post(*, legs: list[Leg], kind: str, actor, occurred_at: dt.datetime, documen
             StockPosition.objects.filter(pk=positions[key].pk).update(quantity=F("quantity") + delta, updated_at=now)
     except IntegrityError as exc:
         _raise_domain_error(exc)
-    return _append(legs, kind=kind, actor=actor, occurred_at=occurred_at, document=document,
-                   idempotency_key=idempotency_key, corrects=corrects, note=note, bulk=True)
+    try:
+        return StockMovement.objects.bulk_create(movements)
+    except IntegrityError as exc:
+        _raise_domain_error(exc)
+
+
+def _post_single(key, delta: int, movements: list[StockMovement]) -> bool:
+    """The common posting, one position (a dispense, an intake, a disposal): one UPDATE
+    locks the row, checks the balance and changes it (PostgreSQL re-reads a row it waited
+    for, so the check sees the committed balance); on PostgreSQL the movement is inserted
+    by the same statement. False when nothing changed (nothing inserted): the position
+    does not exist yet or holds too little, and the general path creates it or explains
+    the refusal."""
+    holder_id, batch_id, in_transit = key
+    connection = transaction.get_connection()
+    now = StockPosition._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    update = (f"UPDATE {fastsql.table(StockPosition)} SET quantity = quantity + %s, updated_at = %s "  # noqa: S608
+              "WHERE holder_id = %s AND batch_id = %s AND in_transit = %s AND quantity + %s >= 0")
+    params = [delta, now, holder_id, batch_id, in_transit, delta]
+    try:
+        if connection.vendor == "postgresql" and len(movements) == 1:
+            return fastsql.insert(movements[0], after=(f"p AS ({update} RETURNING 1)", params)) is not None
+        with connection.cursor() as cursor:
+            cursor.execute(update, params)
+            if cursor.rowcount != 1:
+                return False
+        for movement in movements:
+            fastsql.insert(movement)
+        return True
+    except IntegrityError as exc:
+        _raise_domain_error(exc)
 
 
 def _raise_domain_error(exc: IntegrityError):
@@ -89,8 +119,8 @@ def _raise_domain_error(exc: IntegrityError):
     raise exc
 
 
-def _append(legs: list[Leg], *, kind, actor, occurred_at, document, idempotency_key, corrects, note,
-            bulk: bool) -> list[StockMovement]:
+def _movements(legs: list[Leg], *, kind, actor, occurred_at, document, idempotency_key, corrects,
+               note) -> list[StockMovement]:
     movements = []
     for index, leg in enumerate(legs):
         docs = leg.document if leg.document is not None else (document or {})
@@ -100,14 +130,7 @@ def _append(legs: list[Leg], *, kind, actor, occurred_at, document, idempotency_
             idempotency_key=f"{idempotency_key}#{index}" if idempotency_key else None,
             corrects=corrects, note=note, **docs,
         ))
-    # No savepoint here: an IntegrityError (a constraint caught a concurrent writer) ends
-    # the service's transaction anyway, and we re-raise it as a domain error.
-    try:
-        if bulk:
-            return StockMovement.objects.bulk_create(movements)
-        return [fastsql.insert(m) for m in movements]
-    except IntegrityError as exc:
-        _raise_domain_error(exc)
+    return movements
 
 
 def describe(movements: list[StockMovement]) -> list[dict]:

@@ -175,3 +175,23 @@ def test_iso_datetime_is_drfs_output(settings, zone):
     timezone.deactivate()
     value = dt.datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
     assert iso_datetime(value, timezone.get_current_timezone()) == serializers.DateTimeField().to_representation(value)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="data-modifying WITH is PostgreSQL's")
+def test_insert_after_a_statement_inserts_once_per_returned_row(county, batch):
+    from inventory.models import Intake
+
+    now = timezone.now()
+    intake = Intake.objects.create(wholesaler=county.wholesaler, supplier_name="s", batch=batch, quantity=5,
+                                   invoice_number="i", received_at=now, recorded_by=county.clerk)
+
+    def movement():
+        return StockMovement(holder=county.wholesaler, batch=batch, quantity=5, kind="intake", occurred_at=now,
+                             intake=intake)
+
+    table = fastsql.table(Organisation)
+    nothing = fastsql.insert(movement(), after=(f"p AS (SELECT 1 FROM {table} WHERE id = %s)", [-1]))  # noqa: S608
+    assert nothing is None
+    one = fastsql.insert(movement(), after=(f"p AS (SELECT 1 FROM {table} WHERE id = %s)", [county.hospital.pk]))  # noqa: S608
+    same_fields(one, StockMovement.objects.get(pk=one.pk))
+    assert StockMovement.objects.filter(batch=batch).count() == 1
