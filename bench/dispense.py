@@ -9,7 +9,7 @@
 The load client runs in its own process (bench/load.py). Results are printed with their
 ratios to the floor and appended to bench/RESULTS.md with the machine and the date.
 
-    .venv/bin/python bench/dispense.py [--seconds 10] [--no-record]
+    .venv/bin/python bench/dispense.py [--seconds 5] [--rounds 3] [--no-record]
 
 Needs PostgreSQL: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/liangfei_bench);
 the database named there is dropped and recreated.
@@ -120,6 +120,15 @@ def prepare() -> dict:
     }
 
 
+def vacuum_analyze(url: str) -> None:
+    """VACUUM ANALYZE the fresh database before measuring: otherwise autovacuum wakes up on
+    the set-up's bulk inserts in the middle of a case and takes a CPU from it."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -148,6 +157,29 @@ def load(url, token, concurrency, seconds, method="GET", body=None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def load_rounds(case_runs: list[tuple], concurrency: int, seconds: float, rounds: int) -> dict:
+    """Each case `rounds` times, interleaved (floor, case A, case B, floor, ...), so that a
+    slow spell of the shared machine hits every case alike; per case the median round
+    (by req/s) is kept, with the statuses of all rounds. `case_runs`: (name, url, token,
+    method, body)."""
+    runs: dict = {name: [] for name, *_ in case_runs}
+    for _ in range(rounds):
+        for name, url, token, method, body in case_runs:
+            runs[name].append(load(url, token, concurrency, seconds, method, body))
+    results = {}
+    for name, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r["rps"])
+        median = dict(rs[len(rs) // 2])
+        statuses: dict = {}
+        for r in rs:
+            for k, v in r["statuses"].items():
+                statuses[k] = statuses.get(k, 0) + v
+        median["statuses"] = statuses
+        median["rounds_rps"] = [round(r["rps"], 1) for r in runs[name]]
+        results[name] = median
+    return results
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -162,7 +194,8 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per case and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per case; the median is kept")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     e = env()
@@ -181,6 +214,7 @@ def main() -> None:
 
     pg_version = connection.cursor().connection.info.server_version
     connection.close()
+    vacuum_analyze(e["DATABASE_URL"])
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -201,10 +235,10 @@ def main() -> None:
             load(url, token, 2, 1.0, method, body)
         results = {}
         for concurrency in (1, 8):
-            for name, url, token, method, body in cases:
-                results[(name, concurrency)] = r = load(url, token, concurrency, args.seconds, method, body)
+            for name, r in load_rounds(cases, concurrency, args.seconds, args.rounds).items():
+                results[(name, concurrency)] = r
                 print(f"  {name:<28} c={concurrency}: {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-                      f"p99 {r['p99_ms']:7.1f} ms  statuses {r['statuses']}", flush=True)
+                      f"p99 {r['p99_ms']:7.1f} ms  statuses {r['statuses']}  rounds {r['rounds_rps']}", flush=True)
     finally:
         server.terminate()
         server.wait(10)
@@ -237,8 +271,9 @@ def main() -> None:
             f"## Drug chain (bench/dispense.py), {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
             "",
             f"Machine: {machine()}; PostgreSQL {pg_version // 10000}.{pg_version % 100}; gunicorn, 2 sync "
-            f"workers; load client bench/load.py in its own process, {args.seconds:.0f} s per case, "
-            f"a new connection per request. Heavy holder: {data['movements']:,} movements over 50 batches. "
+            f"workers; load client bench/load.py in its own process, {args.rounds} interleaved rounds of "
+            f"{args.seconds:.0f} s per case (the median round is shown), a new connection per request; "
+            f"VACUUM ANALYZE after the set-up. Heavy holder: {data['movements']:,} movements over 50 batches. "
             f"Load average before the run: {load_before[0]:.1f} (other processes share the CPUs; absolute "
             f"figures drift with it, ratios less so).",
             "",

@@ -8,8 +8,8 @@
 
 | name | script | database | arguments (see each script's docstring) |
 | --- | --- | --- | --- |
-| dispense | bench/dispense.py | liangfei_bench (dropped, recreated) | --seconds N, --no-record |
-| scan | bench/scan.py | liangfei_bench_scan (dropped, recreated) | --seconds N, --repeat N, --no-record |
+| dispense | bench/dispense.py | liangfei_bench (dropped, recreated) | --seconds N, --rounds N, --no-record |
+| scan | bench/scan.py | liangfei_bench_scan (dropped, recreated) | --seconds N, --rounds N, --repeat N, --no-record |
 | decode | bench/decode.py | none | --repeat N, --corpus DIR, -v |
 | devices | bench/devices.py | bench_devices (dropped, recreated here) | N devices (default 1000) |
 | reconciliation | bench/reconciliation.py | bench_reconciliation (its own) | --reuse, --keep |

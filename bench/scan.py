@@ -11,7 +11,7 @@
 The harness is bench/dispense.py's (database, gunicorn, the load client bench/load.py in its
 own process). Figures are printed with their ratios and appended to bench/RESULTS.md.
 
-    .venv/bin/python bench/scan.py [--seconds 10] [--repeat 3] [--no-record]
+    .venv/bin/python bench/scan.py [--seconds 5] [--rounds 3] [--repeat 3] [--no-record]
 
 Needs PostgreSQL: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/liangfei_bench_scan);
 the database named there is dropped and recreated.
@@ -35,7 +35,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/liangfei_bench_scan")
 
-from bench.dispense import PY, env, free_port, load, machine, recreate_database, wait_for  # noqa: E402
+from bench.dispense import (  # noqa: E402
+    PY,
+    env,
+    free_port,
+    load,
+    load_rounds,
+    machine,
+    recreate_database,
+    vacuum_analyze,
+    wait_for,
+)
 
 CORPUS = Path(os.environ.get("SHARED_CORPUS") or ROOT.parent / "shared" / "corpus" / "barcodes")
 
@@ -162,7 +172,8 @@ def in_process_ms(path: Path, repeat: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per case and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per case; the median is kept")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
@@ -178,6 +189,7 @@ def main() -> None:
 
     pg_version = connection.cursor().connection.info.server_version
     connection.close()
+    vacuum_analyze(e["DATABASE_URL"])
     images = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".png", ".webp", ".jpg", ".jpeg"))
 
     port = free_port()
@@ -195,11 +207,11 @@ def main() -> None:
         for _name, url, method, body in cases:  # warm up
             load(url, data["pharmacist"], 2, 1.0, method, body)
         for concurrency in (1, 8):
-            for name, url, method, body in cases:
-                results[(name, concurrency)] = r = load(url, data["pharmacist"], concurrency, args.seconds, method,
-                                                        body)
+            runs = [(name, url, data["pharmacist"], method, body) for name, url, method, body in cases]
+            for name, r in load_rounds(runs, concurrency, args.seconds, args.rounds).items():
+                results[(name, concurrency)] = r
                 print(f"  {name:<12} c={concurrency}: {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-                      f"p99 {r['p99_ms']:7.1f} ms  statuses {r['statuses']}", flush=True)
+                      f"p99 {r['p99_ms']:7.1f} ms  statuses {r['statuses']}  rounds {r['rounds_rps']}", flush=True)
         for path in images:
             endpoint_ms(port, data["inspector"], path, 1)  # warm up this worker's decoders
             ms, status, found = endpoint_ms(port, data["inspector"], path, args.repeat)
@@ -263,8 +275,9 @@ def main() -> None:
             f"## Scan endpoint (bench/scan.py), {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
             "",
             f"Machine: {machine()}; PostgreSQL {pg_version // 10000}.{pg_version % 100}; gunicorn, 2 sync "
-            f"workers; load client bench/load.py in its own process, {args.seconds:.0f} s per case, a new "
-            f"connection per request. Lookup: a GS1-128 batch code (]C1, CR/LF) of the pharmacist's own stock; "
+            f"workers; load client bench/load.py in its own process, {args.rounds} interleaved rounds of "
+            f"{args.seconds:.0f} s per case (the median round is shown), a new connection per request; "
+            f"VACUUM ANALYZE after the set-up. Lookup: a GS1-128 batch code (]C1, CR/LF) of the pharmacist's own stock; "
             f"every request writes its scan log row. Photos: the {len(photos)} images of the shared corpus, "
             f"median of {args.repeat} requests each, one at a time; pyzbar on the same image already opened "
             f"(and, second figure, from the file's bytes).",
