@@ -34,9 +34,21 @@ POSITION_FIELDS = ("id", "holder_id", "holder__name", "batch_id", "batch__lot_nu
                    "quantity", "updated_at")
 
 
+def _position_rows() -> QuerySet:
+    # Resolving the twelve field paths and their joins is most of what .values() costs:
+    # done once; each call clones the unevaluated queryset (a clone never shares results).
+    global _POSITION_ROWS
+    if _POSITION_ROWS is None:
+        _POSITION_ROWS = StockPosition.objects.values(*POSITION_FIELDS)
+    return _POSITION_ROWS.all()
+
+
+_POSITION_ROWS: QuerySet | None = None
+
+
 def stock_position_rows(user) -> QuerySet:
     """Positions the user may see, as plain rows (see POSITION_FIELDS)."""
-    return visibility.scope(StockPosition.objects.all(), user, "holder").values(*POSITION_FIELDS)
+    return visibility.scope(_position_rows(), user, "holder")
 
 
 def stock_balances_as_of(user, on: dt.date, *, filters: Q | None = None) -> list[dict]:

@@ -14,6 +14,7 @@ from tests.inventory.factories import (
     BatchFactory,
     DrugProductFactory,
     dispense_payload,
+    ship,
     stock_institution,
     stock_wholesaler,
 )
@@ -60,7 +61,17 @@ def test_balance_filters_apply_per_request(county, client_for):
         assert [(row["batch"], row["quantity"]) for row in rows] == [(batch.pk, quantity)]
     assert clerk.get("/api/stock/balances/", {"batch": "x"}).status_code == 400
     assert len(clerk.get("/api/stock/balances/").json()["results"]) == 2
-    assert len(clerk.get("/api/stock/balances/", {"in_transit": "false"}).json()["results"]) == 2
+    ship(county, first, 5)  # the wholesaler's position of `first` is now 0 (and its transit row too)
+
+    def shown(**params):
+        return sorted((r["batch"], r["in_transit"], r["quantity"])
+                      for r in clerk.get("/api/stock/balances/", {"holder": county.wholesaler.pk, **params}).json()
+                      ["results"])
+
+    assert shown(nonzero="true") == [(second.pk, False, 7)]  # a method filter, on its own copy
+    assert shown(nonzero="false") == shown() == sorted([(first.pk, False, 0), (first.pk, True, 0),
+                                                        (second.pk, False, 7)])
+    assert shown(in_transit="true", nonzero="true") == []
 
 
 def test_shipment_life_cycle_over_http(county, client_for):
