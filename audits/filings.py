@@ -338,7 +338,7 @@ def validate_rows(rows: Iterable[tuple[int, dict]], month: dt.date) -> tuple[lis
 def _acting_wholesaler(actor) -> Organisation:
     if getattr(actor, "role", "") != User.Role.WHOLESALER_CLERK or not actor.organisation_id:
         raise NotPermitted(_("Only a wholesaler's clerk files its sales summary."))
-    org = Organisation.objects.select_related("jurisdiction").get(pk=actor.organisation_id)
+    org = visibility.organisation_of(actor)
     if org.kind != Organisation.Kind.WHOLESALER:
         raise NotPermitted(_("Only a wholesaler's clerk files its sales summary."))
     return org

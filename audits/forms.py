@@ -30,7 +30,7 @@ from audits import periods
 from audits.closing import COLUMNS, closing_rows
 from audits.errors import NotPermitted
 from audits.models import SignedClosing
-from audits.selectors import audit_chain_head
+from audits.selectors import audit_chain_head, chain_check_text
 from backend import visibility
 from backend.models import Organisation, User
 
@@ -71,8 +71,7 @@ class Form:
         if not self.chain_head:
             return ""
         at = timezone.localtime(self.chain_head_at)
-        return (f"审计链校验值（截至 {at:%Y-%m-%d %H:%M}）：{self.chain_head}    "
-                f"核验：manage.py verify_audit_trail --against {self.chain_head}")
+        return f"审计链校验值（截至 {at:%Y-%m-%d %H:%M}）：{self.chain_head}    {chain_check_text(self.chain_head)}"
 
     @property
     def subtitle(self) -> str:

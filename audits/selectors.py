@@ -115,12 +115,22 @@ def _first_problem_python(chunk_size: int) -> tuple[int, int, str] | None:
     return None
 
 
+def chain_head() -> tuple[int, str]:
+    """(seq, hash) of the last entry; (0, GENESIS_HASH) for an empty chain."""
+    return AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first() or (0, GENESIS_HASH)
+
+
 def audit_chain_head() -> str:
     """The chain head now, as "seq:hash". Printed on monthly forms and reports, it lets
     anyone check later, with `verify_audit_trail --against <head>`, that nothing written
     up to the moment of printing was rewritten since."""
-    seq, hash_ = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first() or (0, GENESIS_HASH)
+    seq, hash_ = chain_head()
     return f"{seq}:{hash_}"
+
+
+def chain_check_text(head: str) -> str:
+    """How a reader checks a printed head (the tail of the line forms and reports print)."""
+    return f"核验：manage.py verify_audit_trail --against {head}"
 
 
 def audit_chain_verify(*, against: str | None = None, independent: bool = False,

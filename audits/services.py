@@ -12,19 +12,18 @@ import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
-from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audits.chain import canonical_body, entry_hash
 from audits.context import client_ip, current_request
-from audits.models import GENESIS_HASH, AuditEntry
+from audits.models import AuditEntry
+from audits.selectors import chain_head
 from backend import fastsql
 
 # Fields never copied into the trail, and fields stored only masked (with a digest so that a
 # change is still visible): sensitive personal data must not leak through the audit log.
 NEVER_AUDITED = {"password", "last_login"}
-AUDIT_LOCK_KEY = 0x4155_4449_54  # "AUDIT": the chain lock taken by audits_append() (migration 0006)
 
 
 MASKED_DIGEST_PURPOSE = "audits.snapshot.masked-value"
@@ -70,14 +69,6 @@ def snapshot(instance: models.Model) -> dict:
         else:
             data[field.attname] = _jsonable(value)
     return data
-
-
-def _chain_head() -> tuple[int, str] | None:
-    """(seq, hash) of the last entry (SQLite: the IMMEDIATE transaction already holds the
-    only write lock, so no appender can come between this read and the insert)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT seq, hash FROM {fastsql.table(AuditEntry)} ORDER BY seq DESC LIMIT 1")  # noqa: S608
-        return cursor.fetchone()
 
 
 def _actor_and_org(actor):
@@ -158,9 +149,10 @@ def audit_record(
     # No savepoint inside the caller's transaction (two round trips saved): if the insert
     # fails, the caller's whole transaction fails with it, as it must.
     with transaction.atomic(savepoint=False):
-        last = _chain_head()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        header.update(seq=seq, prev_hash=prev_hash)
+        # SQLite: the IMMEDIATE transaction already holds the only write lock, so no
+        # appender can come between this read and the insert.
+        seq, prev_hash = chain_head()
+        header.update(seq=seq + 1, prev_hash=prev_hash)
         return fastsql.insert(AuditEntry(body=body, hash=entry_hash(header, body), **header))
 
 
@@ -175,10 +167,5 @@ def _append_postgresql(header: dict, body: str) -> AuditEntry:
                         header["subject_organisation_id"], header["jurisdiction_code"], header["ip"],
                         header["action"], header["transition"], header["object_type"], header["object_id"], body])
         pk, seq, prev_hash, digest = cursor.fetchone()
-    entry = AuditEntry(id=pk, seq=seq, prev_hash=prev_hash, hash=digest, body=body, **header)
-    entry._state.adding = False
-    entry._state.db = connection.alias
-    if post_save.has_listeners(AuditEntry):
-        post_save.send(sender=AuditEntry, instance=entry, created=True, update_fields=None, raw=False,
-                       using=connection.alias)
-    return entry
+    return fastsql.mark_inserted(AuditEntry(id=pk, seq=seq, prev_hash=prev_hash, hash=digest, body=body, **header),
+                                 connection.alias)

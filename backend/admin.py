@@ -43,9 +43,8 @@ class AuditedAdmin(admin.ModelAdmin):
         for form_field, model_field in self.image_uploads.items():
             prepared = form.cleaned_data.get(form_field)
             if prepared is not None:
-                stored = prepared.store()
-                setattr(obj, model_field, stored.path)
-                setattr(obj, f"{model_field}_thumbnail", stored.thumbnail_path)
+                prepared.store()
+                prepared.attach(obj, model_field)
         super().save_model(request, obj, form, change)
         audit_record(action="update" if change else "create", instance=obj, before=before, actor=request.user)
 
@@ -72,11 +71,6 @@ class JurisdictionAdmin(AuditedAdmin):
     list_filter = ["level"]
     search_fields = ["code", "name"]
     raw_id_fields = ["parent"]
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "monthly_filing_due_day":  # a day every month has (the check constraint backs this)
-            kwargs.update(min_value=1, max_value=28)
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class LicenceInline(admin.TabularInline):

@@ -14,14 +14,13 @@ from backend.models import Jurisdiction, Organisation, User
 drf_message = gettext_lazy
 
 
-def _token_sql(connection) -> str:
-    qn = connection.ops.quote_name
+def _token_sql() -> str:
     return (
         f"SELECT {fastsql.columns(Token, 'k')}, {fastsql.columns(User, 'u')}, {fastsql.columns(Organisation, 'o')}, "  # noqa: S608 (our names; the key is a parameter)
         f"{fastsql.columns(Jurisdiction, 'j')} "
-        f"FROM {qn(Token._meta.db_table)} k JOIN {qn(User._meta.db_table)} u ON u.id = k.user_id "
-        f"LEFT JOIN {qn(Organisation._meta.db_table)} o ON o.id = u.organisation_id "
-        f"LEFT JOIN {qn(Jurisdiction._meta.db_table)} j ON j.id = o.jurisdiction_id "
+        f"FROM {fastsql.table(Token)} k JOIN {fastsql.table(User)} u ON u.id = k.user_id "
+        f"LEFT JOIN {fastsql.table(Organisation)} o ON o.id = u.organisation_id "
+        f"LEFT JOIN {fastsql.table(Jurisdiction)} j ON j.id = o.jurisdiction_id "
         "WHERE k.key = %s"
     )
 
@@ -30,7 +29,7 @@ def token_with_user(key: str) -> Token | None:
     """The token, its user, the user's organisation and its jurisdiction, in one query
     (`Token.objects.select_related("user__organisation__jurisdiction").get(key=key)`)."""
     connection = connections[router.db_for_read(Token)]
-    sql = fastsql.cached(connection, "token_with_user", lambda: _token_sql(connection))
+    sql = fastsql.cached(connection, "token_with_user", _token_sql)
     with connection.cursor() as cursor:
         cursor.execute(sql, [key])
         row = cursor.fetchone()

@@ -104,10 +104,7 @@ def table(model) -> str:
 
 def get(model, pk):
     """`model.objects.filter(pk=pk).first()` without the queryset."""
-    qn = connections[_alias(model)].ops.quote_name
-    rows = fetch(model, f"SELECT {columns(model, 't')} FROM {table(model)} t WHERE t.{qn(model._meta.pk.column)} = %s",
-                 [pk])
-    return rows[0] if rows else None
+    return get_with(model, pk)
 
 
 def _insert_sql(connection, model) -> tuple[str, tuple, bool]:
@@ -157,10 +154,16 @@ def insert(obj: Model, *, after: tuple[str, list] | None = None) -> Model | None
             else:
                 pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.auto_field.column)
             setattr(obj, model._meta.auto_field.attname, pk)
+    return mark_inserted(obj, db)
+
+
+def mark_inserted(obj: Model, db: str) -> Model:
+    """What `save()` does after its INSERT: the instance is saved in `db`, and post_save
+    (created) reaches whatever listens."""
     obj._state.adding = False
     obj._state.db = db
-    if post_save.has_listeners(model):
-        post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=db)
+    if post_save.has_listeners(type(obj)):
+        post_save.send(sender=type(obj), instance=obj, created=True, update_fields=None, raw=False, using=db)
     return obj
 
 

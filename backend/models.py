@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -93,8 +94,11 @@ class Jurisdiction(TimeStamped):
     dual_signoff_required = models.BooleanField(
         _("two operators sign each ultrasound exam (双人执机签字)"), null=True, blank=True
     )
+    # A day every month has: 1..28, checked on the field (API, admin, full_clean) and backed
+    # by the check constraint below.
     monthly_filing_due_day = models.PositiveSmallIntegerField(
-        _("monthly filings due by this day of the next month"), null=True, blank=True
+        _("monthly filings due by this day of the next month"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
     )
 
     class Meta:

@@ -27,8 +27,7 @@ def _save(instance, *, actor, before: dict | None = None, action: str | None = N
     (field -> PreparedImage) are stored by content hash once the row is valid; the row keeps
     their paths and their thumbnails' paths."""
     for name, prepared in (images or {}).items():
-        setattr(instance, name, prepared.path)
-        setattr(instance, f"{name}_thumbnail", prepared.thumbnail_path)
+        prepared.attach(instance, name)
     instance.full_clean()
     for prepared in (images or {}).values():
         prepared.store()

@@ -130,6 +130,12 @@ class PreparedImage:
     def thumbnail_path(self) -> str:
         return f"{THUMB_DIR}/{self.sha256[:2]}/{self.sha256}.jpg"
 
+    def attach(self, instance, field: str) -> None:
+        """Point `instance.<field>` at this image and `<field>_thumbnail` at its thumbnail
+        (the paths it will be stored under)."""
+        setattr(instance, field, self.path)
+        setattr(instance, f"{field}_thumbnail", self.thumbnail_path)
+
     def store(self) -> StoredImageInfo:
         for name, content in ((self.path, self.data), (self.thumbnail_path, self.thumbnail)):
             if not default_storage.exists(name):  # content-addressed: same name, same bytes

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.db.models import Q, QuerySet
 
 
@@ -37,11 +39,16 @@ def scope(queryset: QuerySet, user, *organisation_paths: str) -> QuerySet:
 
 def in_jurisdiction(user, jurisdiction) -> bool:
     """Is `jurisdiction` within the user's own (authorities only)?"""
+    return in_jurisdiction_code(user, jurisdiction.code if jurisdiction is not None else None)
+
+
+def in_jurisdiction_code(user, code: str | None) -> bool:
+    """Is the division `code` (a row's stored jurisdiction code) within the user's own?"""
     if sees_everything(user):
         return True
-    if not user.is_authority or jurisdiction is None:
+    if not user.is_authority or code is None:
         return False
-    return jurisdiction.code.startswith(user.jurisdiction_prefix)
+    return code.startswith(user.jurisdiction_prefix)
 
 
 def is_office_admin(user) -> bool:
@@ -50,3 +57,18 @@ def is_office_admin(user) -> bool:
 
 def is_member_of(user, organisation) -> bool:
     return bool(organisation is not None and user.is_authenticated and user.organisation_id == organisation.pk)
+
+
+def organisation_of(user):
+    """The user's organisation with its jurisdiction: the one token authentication loaded
+    with the user (backend.authentication), else in one query. A copy, without prefetched
+    licences: each caller loads what it checks afresh."""
+    from backend.models import Organisation, User
+
+    if User._meta.get_field("organisation").is_cached(user):
+        organisation = user.organisation
+        if organisation is not None and Organisation._meta.get_field("jurisdiction").is_cached(organisation):
+            organisation = copy.copy(organisation)
+            organisation.__dict__.pop("_prefetched_objects_cache", None)
+            return organisation
+    return Organisation.objects.select_related("jurisdiction").get(pk=user.organisation_id)

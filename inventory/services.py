@@ -4,7 +4,6 @@ its movements to the ledger (`inventory.ledger.post`), and audit as the last ste
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Iterable
 
@@ -87,22 +86,10 @@ def _acting_organisation(actor, roles: Iterable[str], *, licences: bool = True) 
     if not getattr(actor, "is_authenticated", False) or actor.organisation_id is None or actor.role not in set(roles):
         raise NotAllowed(_("Your role may not do this."), code="not_allowed",
                          details={"roles": sorted(set(roles))})
-    organisation = _organisation_of(actor)
+    organisation = visibility.organisation_of(actor)
     if licences:
         policies.prefetch_licences(organisation)
     return organisation
-
-
-def _organisation_of(actor) -> Organisation:
-    """The actor's organisation with its jurisdiction: as authentication loaded it
-    (backend.authentication), else in one query."""
-    if User._meta.get_field("organisation").is_cached(actor):
-        organisation = actor.organisation
-        if organisation is not None and Organisation._meta.get_field("jurisdiction").is_cached(organisation):
-            organisation = copy.copy(organisation)  # licences are loaded afresh for each call
-            organisation.__dict__.pop("_prefetched_objects_cache", None)
-            return organisation
-    return Organisation.objects.select_related("jurisdiction").get(pk=actor.organisation_id)
 
 
 def _audit_document(*, action: str, instance, actor, organisation, movements, transition: str = "",
@@ -113,10 +100,6 @@ def _audit_document(*, action: str, instance, actor, organisation, movements, tr
     after.update(extra or {})
     audit_record(action=action, instance=instance, actor=actor, subject_organisation=organisation,
                  transition=transition, after=after)
-
-
-def _with_licences(org: Organisation) -> Organisation:
-    return Organisation.objects.select_related("jurisdiction").prefetch_related("licences").get(pk=org.pk)
 
 
 # --- catalogue -----------------------------------------------------------------------------
@@ -288,10 +271,11 @@ def _dispatch(*, actor, shipment_id, occurred_at, on, idempotency_key):
                            % {"status": shipment.get_status_display()}, code="shipment_not_draft")
     lines = list(shipment.lines.select_related("batch__product"))
     if shipment.kind == Shipment.Kind.SUPPLY:
-        decision = policies.may_supply_termination_drugs(_with_licences(shipment.sender), on)
+        policies.prefetch_licences(shipment.sender, shipment.recipient)  # both in one query
+        decision = policies.may_supply_termination_drugs(shipment.sender, on)
         if not decision:
             raise SupplierNotAuthorized(decision)
-        decision = policies.may_receive_termination_drugs(_with_licences(shipment.recipient), on)
+        decision = policies.may_receive_termination_drugs(shipment.recipient, on)
         if not decision:
             raise RecipientNotAuthorized(
                 decision, message=_("%(org)s may not receive termination drugs: %(why)s")
@@ -456,7 +440,7 @@ def _prepare_dispense(*, actor, institution: Organisation, people: dict, quantit
                            details={"batch": batch.pk, "expiry_date": batch.expiry_date.isoformat()})
     if quantity < 1:
         raise InvalidInput(_("The quantity must be positive."), code="quantity_not_positive")
-    patient_resident_id = normalise_resident_id((patient_resident_id or "").strip().upper())
+    patient_resident_id = normalise_resident_id(patient_resident_id or "")
     if patient_resident_id:
         validate_resident_id(patient_resident_id)
 

@@ -170,13 +170,12 @@ def _gtin_match(connection) -> str:
 
 
 def _batch_by_gtin_sql(connection) -> str:
-    qn = connection.ops.quote_name
     return (
         f"SELECT {fastsql.columns(Batch, 'b')}, {fastsql.columns(DrugProduct, 'p')}, "  # noqa: S608 (our names; values are parameters)
         f"{fastsql.columns(StockPosition, 'sp')} "
-        f"FROM {qn(DrugProduct._meta.db_table)} p "
-        f"JOIN {qn(Batch._meta.db_table)} b ON b.product_id = p.id AND b.lot_number = %s "
-        f"LEFT JOIN {qn(StockPosition._meta.db_table)} sp ON sp.batch_id = b.id AND sp.holder_id = %s "
+        f"FROM {fastsql.table(DrugProduct)} p "
+        f"JOIN {fastsql.table(Batch)} b ON b.product_id = p.id AND b.lot_number = %s "
+        f"LEFT JOIN {fastsql.table(StockPosition)} sp ON sp.batch_id = b.id AND sp.holder_id = %s "
         f"WHERE {_gtin_match(connection)} ORDER BY b.id, sp.in_transit"
     )
 
@@ -195,7 +194,9 @@ def _batch_by_gtin(gtin: str, lot: str, *, holder_id: int | None = None) -> tupl
     Batch._meta.get_field("product").set_cached_value(
         batch, fastsql.instance(DrugProduct, rows[0], fastsql.width(Batch), "p"))
     offset = fastsql.width(Batch) + fastsql.width(DrugProduct)
-    positions = [pos for row in rows if (pos := fastsql.instance(StockPosition, row, offset, "sp")) is not None]
+    # Two products may share a GTIN: the stock shown is the first batch's only.
+    positions = [pos for row in rows if (pos := fastsql.instance(StockPosition, row, offset, "sp")) is not None
+                 and pos.batch_id == batch.pk]
     return batch, positions
 
 

@@ -57,7 +57,6 @@ class AlertStatus(models.TextChoices):
 
 
 class Alert(models.Model):
-    Type = AlertType
     Severity = Severity
     Status = AlertStatus
 

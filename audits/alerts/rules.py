@@ -67,9 +67,9 @@ class Context:
         return self.end - dt.timedelta(days=SWEEP_DAYS + 1)
 
 
-def _raised(type: str, subject_type: str, pk="pk") -> Exists:
+def _raised(type: str, subject_type: str) -> Exists:
     """An alert of `type` was ever raised about the row (the subject is the row itself)."""
-    return Exists(Alert.objects.filter(type=type, subject_type=subject_type, subject_id=OuterRef(pk)))
+    return Exists(Alert.objects.filter(type=type, subject_type=subject_type, subject_id=OuterRef("pk")))
 
 
 def _any_raised(subject_type: str) -> Exists:
@@ -262,10 +262,6 @@ def _licence_holder_key(lic) -> tuple[str, int]:
     return ("o", lic.holder_organisation_id) if lic.holder_organisation_id else ("p", lic.holder_person_id)
 
 
-def _covers(lic, day: dt.date) -> bool:
-    return lic.is_valid_on(day)
-
-
 def licences(ctx: Context) -> list[Alert]:
     """Institutions' licences (every organisation but the authorities) and the licences of
     the operators and custodians of devices not scrapped: lapsed in the last year with none
@@ -301,11 +297,11 @@ def licences(ctx: Context) -> list[Alert]:
     found = []
     for key, lic in latest.items():
         if lic.valid_until < ctx.today:
-            if not any(_covers(o, ctx.today) for o in others[key]):
+            if not any(o.is_valid_on(ctx.today) for o in others[key]):
                 found.append(("licence_expired", lic))
         else:
             day_after = lic.valid_until + dt.timedelta(days=1)
-            if not any(o.pk != lic.pk and _covers(o, day_after) for o in others[key]):
+            if not any(o.pk != lic.pk and o.is_valid_on(day_after) for o in others[key]):
                 found.append(("licence_expiring", lic))
     done = {(t, pk) for t, pk in Alert.objects.filter(
         type__in=["licence_expired", "licence_expiring"], subject_type="backend.licence",
@@ -402,32 +398,32 @@ def filings_late(ctx: Context) -> list[Alert]:
 # --- sweeps of the event sources ---------------------------------------------------------------
 
 
-def sweep_shipment_refusals(ctx: Context) -> list[Alert]:
-    from inventory.models import ShipmentRefusal
+def _unalerted(label: str, *conditions: Q, **filters):
+    """The source rows `label` (audits.alerts.events.SOURCES) matching the filters that no
+    alert was ever raised about, with what their alert builder reads, in pk order."""
+    from django.apps import apps
 
-    rows = (ShipmentRefusal.objects.filter(attempted_at__gte=ctx.since, attempted_at__lt=ctx.end)
-            .exclude(_any_raised("inventory.shipmentrefusal"))
-            .select_related(*events.SOURCES["inventory.shipmentrefusal"][1]).order_by("pk"))
-    return raise_from(events.refusal_alert, rows)
+    model = apps.get_model(label)
+    return (model.objects.filter(*conditions, **filters).exclude(_any_raised(label))
+            .select_related(*events.SOURCES[label][1]).order_by("pk"))
+
+
+def _sweep(ctx: Context, label: str, at: str, *conditions: Q, **filters) -> list[Alert]:
+    """Raise the missed alerts of source `label` for rows whose `at` falls in the sweep window."""
+    rows = _unalerted(label, *conditions, **{f"{at}__gte": ctx.since, f"{at}__lt": ctx.end}, **filters)
+    return raise_from(events.SOURCES[label][0], rows)
+
+
+def sweep_shipment_refusals(ctx: Context) -> list[Alert]:
+    return _sweep(ctx, "inventory.shipmentrefusal", "attempted_at")
 
 
 def sweep_shipment_discrepancies(ctx: Context) -> list[Alert]:
-    from inventory.models import ShipmentDiscrepancy
-
-    rows = (ShipmentDiscrepancy.objects.filter(recorded_at__gte=ctx.since, recorded_at__lt=ctx.end)
-            .exclude(_any_raised("inventory.shipmentdiscrepancy"))
-            .select_related(*events.SOURCES["inventory.shipmentdiscrepancy"][1]).order_by("pk"))
-    return raise_from(events.shipment_discrepancy_alert, rows)
+    return _sweep(ctx, "inventory.shipmentdiscrepancy", "recorded_at")
 
 
 def sweep_count_lines(ctx: Context) -> list[Alert]:
-    from audits.models import CountLine
-
-    rows = (CountLine.objects.filter(suspected_loss=True, session__closed_at__gte=ctx.since,
-                                     session__closed_at__lt=ctx.end).exclude(variance=0)
-            .exclude(_any_raised("audits.countline"))
-            .select_related(*events.SOURCES["audits.countline"][1]).order_by("pk"))
-    return raise_from(events.count_line_alert, rows)
+    return _sweep(ctx, "audits.countline", "session__closed_at", ~Q(variance=0), suspected_loss=True)
 
 
 def sweep_scan_anomalies(ctx: Context) -> list[Alert]:
@@ -445,13 +441,8 @@ def sweep_scan_anomalies(ctx: Context) -> list[Alert]:
 
 
 def sweep_discrepancies(ctx: Context) -> list[Alert]:
-    from audits.models import Discrepancy
-
-    rows = (Discrepancy.objects.filter(kind__in=events.CROSS_PARTY_KINDS, resolved_at__isnull=True,
-                                       first_seen_at__gte=ctx.since, first_seen_at__lt=ctx.end)
-            .exclude(_any_raised("audits.discrepancy"))
-            .select_related("wholesaler__jurisdiction", "holder__jurisdiction").order_by("pk"))
-    return raise_from(events.discrepancy_alert, rows)
+    return _sweep(ctx, "audits.discrepancy", "first_seen_at", kind__in=events.CROSS_PARTY_KINDS,
+                  resolved_at__isnull=True)
 
 
 def reconciliation(ctx: Context) -> list[Alert]:
@@ -461,7 +452,6 @@ def reconciliation(ctx: Context) -> list[Alert]:
     each open cross-party one never alerted on. A month whose filings are not yet due is left
     alone: shipped-not-filed is expected until then."""
     from audits import reconciliation as reconciliation_
-    from audits.models import Discrepancy
 
     alerts: list[Alert] = []
     for county in Jurisdiction.objects.filter(level=Jurisdiction.Level.COUNTY).order_by("code"):
@@ -471,11 +461,8 @@ def reconciliation(ctx: Context) -> list[Alert]:
                 result = reconciliation_.reconcile(month, jurisdiction_prefix=county.prefix)
                 with transaction.atomic():
                     reconciliation_.reconciliation_record(result, jurisdiction_code=county.code)
-                    rows = (Discrepancy.objects.filter(month=month, kind__in=events.CROSS_PARTY_KINDS,
-                                                       jurisdiction_code__startswith=county.prefix,
-                                                       resolved_at__isnull=True)
-                            .exclude(_any_raised("audits.discrepancy"))
-                            .select_related("wholesaler__jurisdiction", "holder__jurisdiction").order_by("pk"))
+                    rows = _unalerted("audits.discrepancy", month=month, kind__in=events.CROSS_PARTY_KINDS,
+                                      jurisdiction_code__startswith=county.prefix, resolved_at__isnull=True)
                     alerts += raise_from(events.discrepancy_alert, rows)
             month = periods.previous_month(month)
     return alerts

@@ -140,9 +140,7 @@ def _lock(alert: Alert) -> Alert:
 def _check_office(actor, alert: Alert) -> None:
     if not visibility.is_office_admin(actor):
         raise AlertOfficeAdminRequired()
-    if visibility.sees_everything(actor):
-        return
-    if not alert.jurisdiction_code.startswith(actor.jurisdiction_prefix or "\x00"):
+    if not visibility.in_jurisdiction_code(actor, alert.jurisdiction_code):
         raise AlertOutsideJurisdiction()
 
 

@@ -40,7 +40,7 @@ def _organisation_param(request, name: str = "organisation") -> Organisation:
     value = request.query_params.get(name)
     if not value:
         if request.user.organisation_id and not request.user.is_authority:
-            return Organisation.objects.select_related("jurisdiction").get(pk=request.user.organisation_id)
+            return visibility.organisation_of(request.user)
         raise InvalidInput(_("Name the %(name)s (an id).") % {"name": name}, code="invalid_filter")
     if not (value.isascii() and value.isdigit() and len(value) <= 18):  # an id that fits a bigint
         raise InvalidInput(_("%(name)s is an id.") % {"name": name}, code="invalid_filter")

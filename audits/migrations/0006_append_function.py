@@ -21,7 +21,7 @@ DECLARE
     v_hash text;
     v_id bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock(280603412820);  -- audits.services.AUDIT_LOCK_KEY
+    PERFORM pg_advisory_xact_lock(280603412820);  -- 0x4155444954, "AUDIT": the chain's lock
     SELECT e.seq, e.hash INTO v_seq, v_prev FROM audits_auditentry e ORDER BY e.seq DESC LIMIT 1;
     IF NOT FOUND THEN
         v_seq := 0;

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from audits.forms import cjk_font
-from audits.selectors import audit_chain_head
+from audits.selectors import audit_chain_head, chain_check_text
 from audits.sweeps import checklist, selectors
 from audits.sweeps.models import Case, ChecklistAnswer, Finding, FindingAction, Sweep, Target, Tick, Visit
 
@@ -61,7 +61,7 @@ class Report:
 
     @property
     def chain_line(self) -> str:
-        return f"审计链头（生成时）：{self.chain_head}    核验：manage.py verify_audit_trail --against {self.chain_head}"
+        return f"审计链头（生成时）：{self.chain_head}    {chain_check_text(self.chain_head)}"
 
 
 def _t(value) -> str:

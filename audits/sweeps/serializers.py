@@ -24,6 +24,7 @@ from audits.sweeps.models import (
     Tick,
     Visit,
 )
+from backend.api.filters import BIGINT_MAX
 from backend.models import User
 from backend.uploads import ImageUploadField
 from inventory.models import MAX_QUANTITY
@@ -243,10 +244,10 @@ class SweepPlanSerializer(serializers.Serializer):
 
 class TeamCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    members = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+    members = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=BIGINT_MAX), min_length=1,
                                     max_length=50, help_text="user ids")
     leader = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                      max_value=2**63 - 1)
+                                      max_value=BIGINT_MAX)
 
 
 class TargetAddSerializer(serializers.Serializer):
@@ -344,7 +345,7 @@ class SealSerializer(serializers.Serializer):
 
 
 class SeizeSerializer(serializers.Serializer):
-    batch = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    batch = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     off_books = serializers.BooleanField(required=False, default=False,

@@ -153,7 +153,7 @@ def sweep_plan(*, actor, name: str, jurisdiction: Jurisdiction, period_start: dt
         raise e.SweepInvalid(_("A sweep needs a name."), code="sweep_name_required")
     if period_end < period_start:
         raise e.SweepInvalid(_("The period ends before it starts."), code="sweep_period_invalid")
-    office = Organisation.objects.select_related("jurisdiction").get(pk=actor.organisation_id)
+    office = visibility.organisation_of(actor)
     sweep = Sweep.objects.create(name=name.strip(), office=office, jurisdiction=jurisdiction,
                                  period_start=period_start, period_end=period_end,
                                  departments=_departments(departments), note=note, created_by=actor,

@@ -7,8 +7,9 @@ import copy
 from rest_framework import serializers
 
 from backend import fastsql
+from backend.api.filters import BIGINT_MAX
 
-BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+BIGINT_MIN = -BIGINT_MAX - 1
 
 
 class PrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -19,7 +20,9 @@ class PrimaryKeyField(serializers.PrimaryKeyRelatedField):
 
     def to_internal_value(self, data):
         queryset = self.get_queryset()
-        if self.pk_field is not None or queryset.query.where or queryset.query.select_related:
+        query = queryset.query
+        if (self.pk_field is not None or query.where or query.select_related or query.annotations
+                or queryset._prefetch_related_lookups or query.deferred_loading != (frozenset(), True)):
             return super().to_internal_value(data)
         if isinstance(data, bool):
             self.fail("incorrect_type", data_type=type(data).__name__)

@@ -148,13 +148,8 @@ class StaticFormFilterSet(django_filters.FilterSet):
         self.base_filters = _FilterCopies(type(self).base_filters)  # what FilterSet.__init__ deep-copies
         super().__init__(*args, **kwargs)
 
-    @classmethod
-    def _static_form_class(cls, build):
-        cached = cls.__dict__.get("_form_class_cache")
-        if cached is None:
-            cached = build()
-            cls._form_class_cache = cached
-        return cached
-
     def get_form_class(self):
-        return self._static_form_class(super().get_form_class)
+        cls = type(self)
+        if "_form_class_cache" not in cls.__dict__:  # per class: a subclass builds its own
+            cls._form_class_cache = super().get_form_class()
+        return cls._form_class_cache

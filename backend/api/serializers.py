@@ -17,10 +17,8 @@ class JurisdictionSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "level", "parent", "prefix", "dual_signoff_required",
                   "monthly_filing_due_day", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-        # Uniqueness is checked by the service (full_clean) inside the transaction. The due
-        # day stays within 1..28 so every month has it (the check constraint backs this).
-        extra_kwargs = {"code": {"validators": []},
-                        "monthly_filing_due_day": {"min_value": 1, "max_value": 28}}
+        # Uniqueness is checked by the service (full_clean) inside the transaction.
+        extra_kwargs = {"code": {"validators": []}}
 
 
 class OrganisationSerializer(serializers.ModelSerializer):

@@ -313,7 +313,7 @@ class DispenseWriteSerializer(LeanFieldsMixin, serializers.Serializer):
                                                               required=False, default=list)
 
     def validate_patient_resident_id(self, value: str) -> str:
-        value = normalise_resident_id(value.strip().upper()) if value else ""
+        value = normalise_resident_id(value) if value else ""
         if value:
             validate_resident_id(value)
         return value

@@ -439,7 +439,7 @@ def _exam_record(*, actor, device, performed_at, patient_name, patient_resident_
         raise errors.ExamNotUltrasound()
     if performed_at > now + CLOCK_SKEW:
         raise errors.ExamInvalid(_("The exam time is in the future."), code="exam_in_future")
-    patient_resident_id = normalise_resident_id((patient_resident_id or "").strip())
+    patient_resident_id = normalise_resident_id(patient_resident_id or "")
     try:
         validate_resident_id(patient_resident_id)
     except ValidationError as exc:
