@@ -224,11 +224,38 @@ def render_xlsx(form: Form) -> bytes:
     ws.append([form.footer])
     if form.proof:
         ws.append([form.proof])
-    for i, width in enumerate(form.widths or [], start=1):
-        ws.column_dimensions[ws.cell(row=3, column=i).column_letter].width = max(8, width / 5)
+    xlsx_widths(ws, form.widths)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def xlsx_widths(ws, widths, header_row: int = 3) -> None:
+    """Column widths (in the forms' PDF units) on a sheet whose headers are on `header_row`."""
+    for i, width in enumerate(widths or [], start=1):
+        ws.column_dimensions[ws.cell(row=header_row, column=i).column_letter].width = max(8, width / 5)
+
+
+def pdf_table(headers, rows, widths, *, empty: str, style, available: float):
+    """A ruled reportlab Table with a grey header row repeated on each page, its column
+    widths scaled to `available`; `empty` stands in the first cell when there are no rows."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    if widths:
+        scale = available / sum(widths)
+        widths = [w * scale for w in widths]
+    data = [[Paragraph(str(h), style) for h in headers]]
+    data += [[Paragraph("" if v is None else str(v), style) for v in row] for row in rows]
+    if not rows:
+        data.append([Paragraph(empty, style)] + [""] * (len(headers) - 1))
+    table = Table(data, colWidths=widths, repeatRows=1)
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]))
+    return table
 
 
 @lru_cache(maxsize=1)
@@ -252,11 +279,10 @@ def cjk_font() -> tuple[str, bool]:
 
 
 def render_pdf(form: Form) -> bytes:
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     font, _embedded = cjk_font()
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=1)
@@ -266,21 +292,8 @@ def render_pdf(form: Form) -> bytes:
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title=form.title,
                             author=form.organisation.name)
-    available = landscape(A4)[0] - 24 * mm
-    widths = form.widths
-    if widths:
-        scale = available / sum(widths)
-        widths = [w * scale for w in widths]
-    data = [[Paragraph(str(h), cell) for h in form.headers]]
-    data += [[Paragraph("" if v is None else str(v), cell) for v in row] for row in form.rows]
-    if not form.rows:
-        data.append([Paragraph("（本月无记录）", cell)] + [""] * (len(form.headers) - 1))
-    table = Table(data, colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
+    table = pdf_table(form.headers, form.rows, form.widths, empty="（本月无记录）", style=cell,
+                      available=landscape(A4)[0] - 24 * mm)
     story = [Paragraph(form.title, title), Spacer(1, 4 * mm), Paragraph(form.subtitle, normal), Spacer(1, 3 * mm),
              table, Spacer(1, 5 * mm), Paragraph(form.footer, normal),
              *([Paragraph(form.proof, normal)] if form.proof else []),

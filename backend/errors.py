@@ -113,6 +113,29 @@ def envelope(code: str, message, details=None, status_code: int = 400, headers=N
     )
 
 
+def error_body(exc) -> tuple[str, object, object, int] | None:
+    """(code, message, details, HTTP status) for the errors a request's input or a rule
+    causes (domain errors, validation errors, out-of-range values); None for the rest. The
+    exception handler and the offline sync's per-item errors both answer with it."""
+    if isinstance(exc, DomainError):
+        return exc.code, exc.message, exc.details, exc.status_code
+    if isinstance(exc, OverflowError):
+        # A number or date from the request past what Python's datetime or the database can
+        # hold (year 1 shifted into Asia/Shanghai, an integer past 64 bits on SQLite): bad input.
+        return ("value_out_of_range", _("A number or date in the request is out of range."), None,
+                status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        details = _validation_details(exc.detail)
+        if not isinstance(details, dict):
+            details = {"non_field_errors": details}
+        return "validation_error", _first_message(details) or _("Invalid input."), details, status.HTTP_400_BAD_REQUEST
+    return None
+
+
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -129,24 +152,10 @@ def exception_handler(exc, context):
     if isinstance(exc, SuspiciousOperation):
         return envelope("bad_request", _("The request was refused as malformed."), None, status.HTTP_400_BAD_REQUEST)
 
-    if isinstance(exc, DomainError):
+    body = error_body(exc)
+    if body is not None:
         set_rollback()
-        return envelope(exc.code, exc.message, exc.details, exc.status_code)
-
-    if isinstance(exc, OverflowError):
-        # A number or date from the request past what Python's datetime or the database can
-        # hold (year 1 shifted into Asia/Shanghai, an integer past 64 bits on SQLite): bad input.
-        set_rollback()
-        return envelope("value_out_of_range", _("A number or date in the request is out of range."), None,
-                        status.HTTP_400_BAD_REQUEST)
-
-    if isinstance(exc, exceptions.ValidationError):
-        set_rollback()
-        details = _validation_details(exc.detail)
-        if not isinstance(details, dict):
-            details = {"non_field_errors": details}
-        message = _first_message(details) or _("Invalid input.")
-        return envelope("validation_error", message, details, status.HTTP_400_BAD_REQUEST)
+        return envelope(*body)
 
     if isinstance(exc, exceptions.APIException):
         set_rollback()

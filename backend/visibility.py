@@ -51,6 +51,18 @@ def in_jurisdiction_code(user, code: str | None) -> bool:
     return code.startswith(user.jurisdiction_prefix)
 
 
+def is_office_admin_of(user, jurisdiction) -> bool:
+    """An office administrator whose jurisdiction covers `jurisdiction` (or a superuser)."""
+    return is_office_admin(user) and in_jurisdiction(user, jurisdiction)
+
+
+def is_inspector_of(user, jurisdiction) -> bool:
+    """An inspector whose jurisdiction covers `jurisdiction` (or a superuser): field work."""
+    if sees_everything(user):
+        return True
+    return bool(user.is_authenticated and user.role == "inspector" and in_jurisdiction(user, jurisdiction))
+
+
 def is_office_admin(user) -> bool:
     return sees_everything(user) or (user.is_authenticated and user.role == "office_admin" and user.is_authority)
 

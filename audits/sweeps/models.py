@@ -170,7 +170,7 @@ class Visit(models.Model):
 class VisitItem(models.Model):
     """What a phone may queue offline: `client_id` is the phone's UUID for the item."""
 
-    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="+")
+    # Each kind declares its own `visit` (related names answers, ticks, findings, photos).
     client_id = models.UUIDField(_("client id"))
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True,
                                     on_delete=models.PROTECT, related_name="+")
@@ -178,6 +178,8 @@ class VisitItem(models.Model):
 
     class Meta:
         abstract = True
+        # A re-sent item is the same item: one row per phone UUID and visit.
+        constraints = [models.UniqueConstraint(fields=["visit", "client_id"], name="%(class)s_unique_client")]
 
     def audit_organisation(self):
         return self.visit.organisation
@@ -195,11 +197,10 @@ class ChecklistAnswer(VisitItem):
     note = models.CharField(_("note"), max_length=500, blank=True)
     answered_at = models.DateTimeField(_("answered at (on the phone)"))
 
-    class Meta:
+    class Meta(VisitItem.Meta):
         ordering = ["visit_id", "answered_at", "id"]
         verbose_name = _("checklist answer")
         verbose_name_plural = _("checklist answers")
-        constraints = [models.UniqueConstraint(fields=["visit", "client_id"], name="checklistanswer_unique_client")]
 
     def __str__(self) -> str:
         return f"{self.item}: {self.answer}"
@@ -217,9 +218,6 @@ class Tick(VisitItem):
         STOCK_ON_BOOKS = "stock_on_books", _("stock found on the books")
         STOCK_OFF_BOOKS = "stock_off_books", _("stock found off the books")
 
-    DEVICE_KINDS = frozenset({Kind.DEVICE_FOUND, Kind.DEVICE_WRONG_HOLDER, Kind.DEVICE_UNREGISTERED,
-                              Kind.DEVICE_MISSING})
-
     visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="ticks")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
     code = models.CharField(_("code scanned"), max_length=200, blank=True)
@@ -235,12 +233,12 @@ class Tick(VisitItem):
     flags = models.JSONField(_("flags (sealed, scrapped, prohibited holder...)"), default=list, blank=True)
     scanned_at = models.DateTimeField(_("scanned at (on the phone)"))
 
-    class Meta:
+    class Meta(VisitItem.Meta):
         ordering = ["visit_id", "scanned_at", "id"]
         verbose_name = _("register tick")
         verbose_name_plural = _("register ticks")
         constraints = [
-            models.UniqueConstraint(fields=["visit", "client_id"], name="tick_unique_client"),
+            *VisitItem.Meta.constraints,
             # A device is ticked once per visit (found, elsewhere or missing), a pack once,
             # an unknown code once.
             models.UniqueConstraint(fields=["visit", "device"], condition=Q(device__isnull=False),
@@ -279,11 +277,10 @@ class Finding(VisitItem):
     evidence = models.JSONField(_("evidence"), default=list, blank=True)
     found_at = models.DateTimeField(_("found at (on the phone)"))
 
-    class Meta:
+    class Meta(VisitItem.Meta):
         ordering = ["-found_at", "-id"]
         verbose_name = _("finding")
         verbose_name_plural = _("findings")
-        constraints = [models.UniqueConstraint(fields=["visit", "client_id"], name="finding_unique_client")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.rule} ({self.severity})"
@@ -310,11 +307,10 @@ class EvidencePhoto(VisitItem):
     content_type = models.CharField(max_length=20)
     size = models.PositiveIntegerField()
 
-    class Meta:
+    class Meta(VisitItem.Meta):
         ordering = ["visit_id", "taken_at", "id"]
         verbose_name = _("evidence photo")
         verbose_name_plural = _("evidence photos")
-        constraints = [models.UniqueConstraint(fields=["visit", "client_id"], name="evidencephoto_unique_client")]
 
     def __str__(self) -> str:
         return self.path

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from audits.forms import cjk_font
+from audits.forms import cjk_font, pdf_table, xlsx_widths
 from audits.selectors import audit_chain_head, chain_check_text
 from audits.sweeps import checklist, selectors
 from audits.sweeps.models import Case, ChecklistAnswer, Finding, FindingAction, Sweep, Target, Tick, Visit
@@ -231,19 +231,17 @@ def render_xlsx(report: Report) -> bytes:
         ws.append([])
         for line in report.footer:
             ws.append([line])
-        for i, width in enumerate(section.widths or [], start=1):
-            ws.column_dimensions[ws.cell(row=3, column=i).column_letter].width = max(8, width / 5)
+        xlsx_widths(ws, section.widths)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
 def render_pdf(report: Report) -> bytes:
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     font, _embedded = cjk_font()
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=1)
@@ -258,20 +256,8 @@ def render_pdf(report: Report) -> bytes:
     story = [Paragraph(report.title, title), Spacer(1, 3 * mm), Paragraph(report.subtitle, normal),
              Paragraph(report.chain_line, small), Spacer(1, 2 * mm)]
     for section in report.sections:
-        widths = section.widths
-        if widths:
-            scale = available / sum(widths)
-            widths = [w * scale for w in widths]
-        data = [[Paragraph(str(h), cell) for h in section.headers]]
-        data += [[Paragraph("" if v is None else str(v), cell) for v in row] for row in section.rows]
-        if not section.rows:
-            data.append([Paragraph(section.empty, cell)] + [""] * (len(section.headers) - 1))
-        table = Table(data, colWidths=widths, repeatRows=1)
-        table.setStyle(TableStyle([
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ]))
+        table = pdf_table(section.headers, section.rows, section.widths, empty=section.empty, style=cell,
+                          available=available)
         story += [Paragraph(section.title, heading), Spacer(1, 1 * mm), table]
     story += [Spacer(1, 5 * mm)] + [Paragraph(line, normal) for line in report.footer]
     doc.build(story)

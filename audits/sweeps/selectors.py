@@ -125,9 +125,7 @@ def resolve_evidence(finding: Finding) -> list[dict]:
 class SweepSummary:
     sites_planned: int
     sites_visited: int
-    visits_closed: int
     findings_by_rule: dict[str, int]
-    findings_by_severity: dict[str, int]
     devices_sealed: int
     stock_seized: int  # counting units
     seizures: int
@@ -139,16 +137,14 @@ class SweepSummary:
 
 
 def sweep_summary(sweep: Sweep) -> SweepSummary:
-    findings = list(Finding.objects.filter(visit__sweep=sweep).values_list("rule", "severity"))
+    findings = list(Finding.objects.filter(visit__sweep=sweep).values_list("rule", flat=True))
     actions = FindingAction.objects.filter(finding__visit__sweep=sweep).select_related("seizure")
     ticks = Counter(Tick.objects.filter(visit__sweep=sweep).values_list("kind", flat=True))
     visits = Visit.objects.filter(sweep=sweep)
     return SweepSummary(
         sites_planned=sweep.targets.count(),
         sites_visited=visits.count(),
-        visits_closed=visits.filter(status=Visit.Status.CLOSED).count(),
-        findings_by_rule=dict(Counter(rule for rule, _s in findings).most_common()),
-        findings_by_severity=dict(Counter(severity for _r, severity in findings).most_common()),
+        findings_by_rule=dict(Counter(findings).most_common()),
         devices_sealed=sum(1 for a in actions if a.kind == FindingAction.Kind.SEAL_DEVICE),
         stock_seized=sum(a.seizure.quantity for a in actions if a.kind == FindingAction.Kind.SEIZE_STOCK),
         seizures=sum(1 for a in actions if a.kind == FindingAction.Kind.SEIZE_STOCK),

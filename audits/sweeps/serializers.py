@@ -60,7 +60,7 @@ class TargetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_visit(self, target) -> int | None:
-        visit = getattr(target, "visit", None) if hasattr(target, "visit") else None
+        visit = getattr(target, "visit", None)  # a reverse one-to-one: None when there is none
         return visit.pk if visit is not None else None
 
 
@@ -178,7 +178,7 @@ class FindingSerializer(serializers.ModelSerializer):
     def get_case(self, finding) -> int | None:
         if self.context.get("member"):
             return None  # a case is the authorities' business
-        case = getattr(finding, "case", None) if hasattr(finding, "case") else None
+        case = getattr(finding, "case", None)
         return case.pk if case is not None else None
 
 

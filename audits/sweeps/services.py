@@ -65,23 +65,20 @@ K = Organisation.Kind
 
 
 def _check_office_admin(actor, jurisdiction: Jurisdiction) -> None:
-    if not (visibility.is_office_admin(actor) and visibility.in_jurisdiction(actor, jurisdiction)):
+    if not visibility.is_office_admin_of(actor, jurisdiction):
         raise e.OfficeAdminRequired()
 
 
 def _check_inspector(actor, jurisdiction: Jurisdiction) -> None:
     """Field work: inspectors of the site's jurisdiction (the admin's superusers too)."""
-    if visibility.sees_everything(actor):
-        return
-    if not (getattr(actor, "role", "") == User.Role.INSPECTOR and visibility.in_jurisdiction(actor, jurisdiction)):
+    if not visibility.is_inspector_of(actor, jurisdiction):
         raise e.InspectorRequired()
 
 
 def _check_authority(actor, jurisdiction: Jurisdiction) -> None:
     """Cases: the jurisdiction's inspectors and office administrators."""
-    if visibility.is_office_admin(actor) and visibility.in_jurisdiction(actor, jurisdiction):
-        return
-    _check_inspector(actor, jurisdiction)
+    if not visibility.is_office_admin_of(actor, jurisdiction):
+        _check_inspector(actor, jurisdiction)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -194,11 +191,14 @@ def team_create(*, actor, sweep: Sweep, name: str, members: Sequence[User], lead
     return team
 
 
+REGISTER_SOURCES = tuple(s for s in Source.values if s != Source.AD_HOC)  # the registers a sweep plans from
+
+
 def register_sites(sweep: Sweep, sources: Iterable[str] | None = None) -> dict[int, list[str]]:
     """Organisation id -> why the registers put it on the sweep (every source by default)."""
     from inventory.devices.models import Device, DeviceStatus
 
-    wanted = set(sources or [s for s in Source.values if s != Source.AD_HOC])
+    wanted = set(sources or REGISTER_SOURCES)
     prefix = sweep.jurisdiction.prefix
     in_scope = Organisation.objects.filter(jurisdiction__code__startswith=prefix)
     sites: dict[int, list[str]] = {}
@@ -230,11 +230,10 @@ def targets_generate(*, actor, sweep: Sweep, sources: Iterable[str] | None = Non
     sweep = _lock_sweep(sweep)
     _check_office_admin(actor, sweep.jurisdiction)
     _open_sweep(sweep)
-    unknown = sorted(set(sources or []) - set(Source.values) | ({Source.AD_HOC} & set(sources or [])))
+    unknown = sorted(set(sources or []) - set(REGISTER_SOURCES))
     if unknown:
         raise e.SweepInvalid(_("Unknown register sources: %(s)s.") % {"s": ", ".join(unknown)},
-                             code="sweep_source_unknown", details={"allowed": [s for s in Source.values
-                                                                              if s != Source.AD_HOC]})
+                             code="sweep_source_unknown", details={"allowed": list(REGISTER_SOURCES)})
     sites = register_sites(sweep, sources)
     existing = {t.organisation_id: t for t in sweep.targets.filter(organisation_id__in=sites)}
     orgs = {o.pk: o for o in Organisation.objects.filter(pk__in=sites).select_related("jurisdiction")}
@@ -356,6 +355,10 @@ def check_may_work(actor, visit: Visit) -> None:
 
 def _writable(actor, visit: Visit) -> None:
     _check_inspector(actor, visit.jurisdiction)
+    _check_open(visit)
+
+
+def _check_open(visit: Visit) -> None:
     if visit.status != Visit.Status.OPEN:
         raise e.VisitClosed()
 
@@ -396,7 +399,7 @@ def visit_close(*, actor, visit: Visit, note: str = "", at: dt.datetime | None =
             missing.append(Tick.objects.create(
                 visit=visit, client_id=uuid.uuid5(MISSING_NAMESPACE, f"{visit.pk}:{device.pk}"),
                 kind=Tick.Kind.DEVICE_MISSING, code=device.asset_tag or device.serial_number, device=device,
-                registered_holder_id=device.holder_id, flags=[device.status] if device.status != "active" else [],
+                registered_holder_id=device.holder_id, flags=[device.status] if device.status != DeviceStatus.ACTIVE else [],
                 scanned_at=at, recorded_by=actor))
     before = snapshot(visit)
     visit.status, visit.closed_by, visit.closed_at = Visit.Status.CLOSED, actor, at
@@ -458,7 +461,7 @@ def answer_record(*, actor, visit: Visit, client_id, item: str, answer: str, not
     if (found := _existing(visit, client_id, ChecklistAnswer,
                            {"item": item, "answer": answer, "note": (note or "")[:500]})) is not None:
         return found
-    _writable(actor, visit)
+    _check_open(visit)  # the inspector was checked above
     kind = visit.organisation.kind if visit.organisation else None
     applicable = {i.code for i in checklist.items_for(kind)}
     if item not in checklist.ITEMS:
@@ -501,6 +504,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
       (flagged `prohibited_holder` where the site may not hold termination drugs at all).
     A device, a pack or an unregistered code is ticked once per visit: again, it answers
     with the first tick."""
+    from inventory.devices.models import DeviceStatus
     from inventory.selectors import position_quantity
 
     visit = _lock_visit(visit)
@@ -510,7 +514,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
         same["device_id"] = device.pk
     if (found := _existing(visit, client_id, Tick, same)) is not None:
         return found
-    _writable(actor, visit)
+    _check_open(visit)  # the inspector was checked above
     site = visit.organisation
     fields: dict = {"code": (code or "")[:200], "flags": []}
     if pack is not None:
@@ -522,7 +526,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
         fields["registered_holder_id"] = device.holder_id
         fields["kind"] = Tick.Kind.DEVICE_FOUND if site is not None and device.holder_id == site.pk \
             else Tick.Kind.DEVICE_WRONG_HOLDER
-        if device.status != "active":
+        if device.status != DeviceStatus.ACTIVE:
             fields["flags"].append(device.status)
         again = lambda: Tick.objects.filter(visit=visit, device=device).first()  # noqa: E731
     elif unregistered_device:
@@ -578,7 +582,7 @@ def finding_record(*, actor, visit: Visit, client_id, rule: str, severity: str, 
     if (found := _existing(visit, client_id, Finding, {"rule": rule, "severity": severity,
                                                        "description": (description or "").strip()})) is not None:
         return found
-    _writable(actor, visit)
+    _check_open(visit)  # the inspector was checked above
     if rule not in checklist.RULES:
         raise e.ItemInvalid(_("Unknown rule %(rule)s.") % {"rule": rule}, code="finding_rule_unknown",
                             details={"allowed": sorted(checklist.RULES)})
@@ -604,7 +608,7 @@ def photo_record(*, actor, visit: Visit, client_id, image, caption: str = "", fi
     _check_inspector(actor, visit.jurisdiction)
     if (found := _existing(visit, client_id, EvidencePhoto, {"sha256": image.sha256})) is not None:
         return found
-    _writable(actor, visit)
+    _check_open(visit)  # the inspector was checked above
     taken_at = _phone_time(taken_at, field="taken_at")
     info = image.store()
     row = _create_item(EvidencePhoto, visit=visit, client_id=client_id, finding_client_id=finding_client_id,

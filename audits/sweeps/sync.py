@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
-from rest_framework import serializers as drf
 
 from audits.sweeps import serializers as s
 from audits.sweeps import services
 from audits.sweeps.models import Visit
-from backend.errors import DomainError, _first_message, _validation_details
+from backend.errors import DomainError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +40,10 @@ def _error(code: str, message, details=None) -> dict:
 
 
 def _error_of(exc: Exception) -> dict:
-    if isinstance(exc, DomainError):
-        return _error(exc.code, exc.message, exc.details)
-    if isinstance(exc, DjangoValidationError):
-        exc = drf.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors":
-                                                                                       exc.messages})
-    if isinstance(exc, drf.ValidationError):
-        details = _validation_details(exc.detail)
-        if not isinstance(details, dict):
-            details = {"non_field_errors": details}
-        return _error("validation_error", _first_message(details) or _("Invalid input."), details)
-    if isinstance(exc, OverflowError):  # a date or number past what can be held: the item's fault
-        return _error("value_out_of_range", _("A number or date in the request is out of range."))
+    body = error_body(exc)  # what the API would answer, per item
+    if body is not None:
+        code, message, details, _status = body
+        return _error(code, message, details)
     logger.exception("sync item failed")
     return _error("internal_error", _("Internal server error."))
 

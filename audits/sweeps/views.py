@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from audits.sweeps import reports, selectors, services, sync
 from audits.sweeps import serializers as s
-from audits.sweeps.models import Finding, FindingAction, Team
+from audits.sweeps.models import FindingAction, Team
 from backend.idempotency import idempotent, scoped_key
 from backend.models import Jurisdiction, User
 from backend.uploads import UploadLimitMixin
@@ -50,10 +50,10 @@ def _validated(serializer_class, data) -> dict:
 
 
 class _Base(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    def _out(self, instance, code=status.HTTP_200_OK, serializer_class=None):
+    def _out(self, instance, code=status.HTTP_200_OK):
         instance = self.get_queryset().get(pk=instance.pk)
-        cls = serializer_class or self.get_serializer_class()
-        return Response(cls(instance, context=self.get_serializer_context()).data, status=code)
+        return Response(self.get_serializer_class()(instance, context=self.get_serializer_context()).data,
+                        status=code)
 
 
 class SweepViewSet(_Base):
@@ -211,9 +211,6 @@ class FindingViewSet(_Base):
         finding = services.finding_record(actor=request.user, visit=visit, **data)
         return self._out(finding, status.HTTP_201_CREATED if finding.was_created else status.HTTP_200_OK)
 
-    def _act(self, finding: Finding, code=status.HTTP_201_CREATED):
-        return self._out(finding, code)
-
     @extend_schema(request=s.SealSerializer, responses={201: s.FindingSerializer})
     @action(detail=True, methods=["post"])
     def seal(self, request, pk=None):
@@ -224,7 +221,7 @@ class FindingViewSet(_Base):
         device = device_list(user=request.user).filter(pk=data["device"]).first() or _invalid(
             "device", _("Unknown device."))
         services.finding_seal_device(actor=request.user, finding=finding, device=device, reason=data["reason"])
-        return self._act(finding)
+        return self._out(finding, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.SeizeSerializer, responses={201: s.FindingSerializer})
     @action(detail=True, methods=["post"])
@@ -238,7 +235,7 @@ class FindingViewSet(_Base):
         services.finding_seize_stock(actor=request.user, finding=finding, batch=batch, quantity=data["quantity"],
                                      note=data["note"], off_books=data["off_books"],
                                      idempotency_key=scoped_key(request))
-        return self._act(finding)
+        return self._out(finding, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RectificationSerializer, responses={201: s.FindingSerializer})
     @action(detail=True, methods=["post"])
@@ -246,7 +243,7 @@ class FindingViewSet(_Base):
         finding = self.get_object()
         data = _validated(s.RectificationSerializer, request.data)
         services.finding_order_rectification(actor=request.user, finding=finding, **data)
-        return self._act(finding)
+        return self._out(finding, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.VerifyRectificationSerializer, responses={201: s.FindingSerializer})
     @action(detail=True, methods=["post"], url_path="verify-rectification")
@@ -255,7 +252,7 @@ class FindingViewSet(_Base):
         data = _validated(s.VerifyRectificationSerializer, request.data)
         order = FindingAction.objects.filter(pk=data["order"]).first() or _invalid("order", _("Unknown rectification order."))
         services.finding_verify_rectification(actor=request.user, finding=finding, order=order, note=data["note"])
-        return self._act(finding)
+        return self._out(finding, status.HTTP_201_CREATED)
 
 
 class CaseViewSet(_Base):

@@ -26,14 +26,11 @@ def is_holder_staff(user, holder: Organisation) -> bool:
 
 
 def is_jurisdiction_office_admin(user, holder: Organisation) -> bool:
-    return visibility.is_office_admin(user) and visibility.in_jurisdiction(user, holder.jurisdiction)
+    return visibility.is_office_admin_of(user, holder.jurisdiction)
 
 
 def is_jurisdiction_inspector(user, holder: Organisation) -> bool:
-    if visibility.sees_everything(user):
-        return True
-    return bool(user.is_authenticated and user.role == User.Role.INSPECTOR
-                and visibility.in_jurisdiction(user, holder.jurisdiction))
+    return visibility.is_inspector_of(user, holder.jurisdiction)
 
 
 def check_may_manage(user, holder: Organisation) -> None:
