@@ -116,10 +116,14 @@ def test_concurrent_appenders_leave_one_valid_chain():
     assert f"{THREADS * PER_THREAD} entries" in out
 
 
-def test_the_sql_append_hashes_as_python_does(db):
+def test_the_sql_append_hashes_as_python_does(county):
     """audits_append() (one round trip on PostgreSQL) and audits.chain.entry_hash agree on
-    the header values a write without a request gives: NULL ids, empty strings, CJK text."""
+    every kind of header value: NULL and real ids, empty and CJK text, an IPv4 and an IPv6
+    address from the request."""
+    from django.test import RequestFactory
+
     from audits.chain import HEADER_FIELDS, entry_hash
+    from audits.context import request_context
     from audits.models import GENESIS_HASH
 
     written = [
@@ -127,12 +131,18 @@ def test_the_sql_append_hashes_as_python_does(db):
         audit_record(action="sensitive_read", object_type="test.thing", object_id="二", transition="patient",
                      before={"x": None}),
     ]
-    rows = list(AuditEntry.objects.order_by("seq"))
-    assert [e.pk for e in written] == [r.pk for r in rows[-2:]]
-    for stored, returned in zip(rows[-2:], written, strict=True):
-        header = {name: getattr(stored, name) for name in HEADER_FIELDS}
-        assert entry_hash(header, stored.body) == stored.hash == returned.hash
-        assert (returned.seq, returned.prev_hash) == (stored.seq, stored.prev_hash)
-    assert rows[0].prev_hash == GENESIS_HASH
+    for address in ("203.0.113.7", "2001:db8::1"):
+        with request_context(RequestFactory().get("/", REMOTE_ADDR=address)):
+            written.append(audit_record(action="update", instance=county.hospital, actor=county.inspector,
+                                        before={"name": "旧名"}, after={"name": county.hospital.name}))
+    stored = {row.pk: row for row in AuditEntry.objects.filter(pk__in=[e.pk for e in written])}
+    assert {stored[written[-1].pk].ip, stored[written[-2].pk].ip} == {"203.0.113.7", "2001:db8::1"}
+    assert stored[written[-1].pk].actor_id == county.inspector.pk
+    for returned in written:
+        row = stored[returned.pk]
+        header = {name: getattr(row, name) for name in HEADER_FIELDS}
+        assert entry_hash(header, row.body) == row.hash == returned.hash
+        assert (returned.seq, returned.prev_hash) == (row.seq, row.prev_hash)
+    assert AuditEntry.objects.order_by("seq").first().prev_hash == GENESIS_HASH
     assert audit_chain_verify().ok
     assert audit_chain_verify(independent=True).ok  # Python recomputes every hash the SQL wrote

@@ -57,9 +57,14 @@ def test_get_with_loads_the_foreign_key_without_another_query(county):
 
 
 def test_fetch_keeps_the_meta_ordering(county):
+    # Licences order newest valid_from first, then id: make a later-created one the newest.
+    first, second = Licence.objects.order_by("id")[:2]
+    Licence.objects.filter(pk=second.pk).update(valid_from=first.valid_from + dt.timedelta(days=30))
     sql = (f"SELECT {fastsql.columns(Licence, 't')} FROM {fastsql.table(Licence)} t "  # noqa: S608
            f"ORDER BY {fastsql.ordering(Licence, 't')}")
-    assert [lic.pk for lic in fastsql.fetch(Licence, sql)] == list(Licence.objects.values_list("pk", flat=True))
+    ids = [lic.pk for lic in fastsql.fetch(Licence, sql)]
+    assert ids == list(Licence.objects.values_list("pk", flat=True))
+    assert ids[0] == second.pk and ids != sorted(ids)  # not merely in id order
 
 
 def test_insert_writes_what_save_writes(county, batch):
@@ -115,6 +120,7 @@ def test_bad_and_inactive_tokens_get_drf_errors(county, api, client_for):
     api.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
     response = api.get("/api/me/")
     assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
     client = client_for(county.inspector)
     county.inspector.is_active = False
     county.inspector.save()

@@ -1,5 +1,6 @@
-"""Every filter of every list endpoint answers bad values with 400, never a 500: a number
-past the 64-bit range (SQLite raises OverflowError on it), a fraction for an id, text."""
+"""No filter of any list endpoint answers a bad value with a 500 (a number past the 64-bit
+range, which SQLite raises OverflowError on, a fraction for an id, text): 400, or 200 where
+the filter is free text; the id filters named below refuse them with 400."""
 
 import pytest
 
