@@ -57,8 +57,9 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def prepare() -> dict:
-    """Demo registry, a dispensing position with plenty of stock, a holder with 100k movements."""
+def prepare(demo=None) -> dict:
+    """Demo registry (made here unless given), a dispensing position with plenty of stock, a
+    holder with 100k movements."""
     import django
 
     django.setup()
@@ -71,7 +72,7 @@ def prepare() -> dict:
     from inventory.demo import _products
     from inventory.models import Intake, StockMovement, StockPosition
 
-    demo = seed_registry()
+    demo = demo or seed_registry()
     products = _products()
     clerk = demo.wholesaler_users[demo.wholesalers[0].pk][0]
     pharmacist = demo.pharmacist_users[demo.approved[0].pk][0]

@@ -10,6 +10,7 @@
 | --- | --- | --- | --- |
 | dispense | bench/dispense.py | liangfei_bench (dropped, recreated) | --seconds N, --rounds N, --no-record |
 | scan | bench/scan.py | liangfei_bench_scan (dropped, recreated) | --seconds N, --rounds N, --repeat N, --no-record |
+| inprocess | bench/inprocess.py | liangfei_bench_inprocess (dropped, recreated) | --requests N |
 | decode | bench/decode.py | none | --repeat N, --corpus DIR, -v |
 | devices | bench/devices.py | bench_devices (dropped, recreated here) | N devices (default 1000) |
 | reconciliation | bench/reconciliation.py | bench_reconciliation (its own) | --reuse, --keep |
@@ -40,6 +41,7 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/"
 BENCHES: dict[str, tuple[str, str | None]] = {
     "dispense": ("dispense.py", f"{PG}/liangfei_bench"),
     "scan": ("scan.py", f"{PG}/liangfei_bench_scan"),
+    "inprocess": ("inprocess.py", f"{PG}/liangfei_bench_inprocess"),
     "decode": ("decode.py", None),
     "devices": ("devices.py", f"{PG}/bench_devices"),
     "reconciliation": ("reconciliation.py", None),  # always its own bench_reconciliation

@@ -50,8 +50,9 @@ from bench.dispense import (  # noqa: E402
 CORPUS = Path(os.environ.get("SHARED_CORPUS") or ROOT.parent / "shared" / "corpus" / "barcodes")
 
 
-def prepare() -> dict:
-    """Demo registry; a product with a GTIN, a batch held by an approved hospital."""
+def prepare(demo=None) -> dict:
+    """Demo registry (or the one given: bench/inprocess.py shares bench/dispense.py's); a
+    product with a GTIN, a batch held by an approved hospital."""
     import django
 
     django.setup()
@@ -63,7 +64,7 @@ def prepare() -> dict:
     from inventory.models import DrugProduct
     from scanning import codec
 
-    demo = seed_registry()
+    demo = demo or seed_registry()
     hospital = demo.approved[0]
     clerk = demo.wholesaler_users[demo.wholesalers[0].pk][0]
     pharmacist = demo.pharmacist_users[hospital.pk][0]

@@ -1,0 +1,109 @@
+"""Where a request's time goes, without HTTP: the floor, a dispense, a scan lookup and the
+balances list through `django.test.Client` in this process, on PostgreSQL.
+
+For each: the SQL statements Django sends per request (BEGIN and COMMIT included; the
+connection health check, which bypasses Django's cursor, not), the wall time and this
+process's CPU time per request (best and median of 7 chunks, the endpoints' chunks
+interleaved), and the ratio of each to the floor's. The HTTP figures the targets name come from bench/dispense.py and bench/scan.py;
+these say which part of a request costs what (Python or database round trips).
+
+    .venv/bin/python bench/inprocess.py [--requests 1400]
+
+Needs PostgreSQL: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/liangfei_bench_inprocess);
+the database named there is dropped and recreated. Prints only (nothing is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/liangfei_bench_inprocess")
+
+from bench import dispense, scan  # noqa: E402
+
+CHUNKS = 7
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=1400, help="per endpoint, in 7 chunks")
+    args = parser.parse_args()
+    e = dispense.env()
+    if not e["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+        print("bench/inprocess.py needs PostgreSQL (DATABASE_URL=postgres://...); skipped.")
+        return
+    e["ALLOWED_HOSTS"] = "testserver"
+    os.environ.update(e)
+    dispense.recreate_database(e["DATABASE_URL"])
+    subprocess.run([dispense.PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=e, check=True)
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.demo import seed_registry
+
+    demo = seed_registry()
+    data = dispense.prepare(demo)
+    scan_data = scan.prepare(demo)
+    connection.close()
+    dispense.vacuum_analyze(e["DATABASE_URL"])
+
+    client = Client()
+    body = json.dumps(data["dispense_body"])
+    code = json.dumps({"code": scan_data["code"]})
+    cases = {
+        "floor": lambda: client.get(f"/api/bench/floor/{data['floor_pk']}/",
+                                    HTTP_AUTHORIZATION=f"Token {data['pharmacist']}"),
+        "dispense": lambda: client.post("/api/dispenses/", body, content_type="application/json",
+                                        HTTP_AUTHORIZATION=f"Token {data['pharmacist']}"),
+        "scan lookup": lambda: client.post("/api/scan/", code, content_type="application/json",
+                                           HTTP_AUTHORIZATION=f"Token {scan_data['pharmacist']}"),
+        "balances": lambda: client.get(f"/api/stock/balances/?holder={data['heavy']}",
+                                       HTTP_AUTHORIZATION=f"Token {data['heavy_clerk']}"),
+    }
+    expected = {"floor": 200, "dispense": 201, "scan lookup": 200, "balances": 200}
+    per_chunk = max(1, args.requests // CHUNKS)
+    statements, chunks = {}, {name: [] for name in cases}
+    for name, request in cases.items():
+        for _ in range(20):  # warm up
+            response = request()
+        if response.status_code != expected[name]:
+            raise SystemExit(f"{name}: HTTP {response.status_code} {response.content[:300]!r}")
+        connection.queries_log.clear()  # the request clears it too (request_started): count from empty
+        with CaptureQueriesContext(connection) as queries:
+            request()
+        statements[name] = len(queries)  # now: the log is a window that later requests clear
+    for _ in range(CHUNKS):  # interleaved, so that a slow spell of the machine hits every endpoint
+        for name, request in cases.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(per_chunk):
+                request()
+            chunks[name].append(((time.perf_counter() - wall) / per_chunk * 1e3,
+                                 (time.process_time() - cpu) / per_chunk * 1e3))
+    results = {}
+    for name, runs in chunks.items():
+        runs.sort()
+        results[name] = {"statements": statements[name], "best_ms": runs[0][0], "median_ms": runs[CHUNKS // 2][0],
+                         "cpu_ms": min(r[1] for r in runs)}
+    floor = results["floor"]
+    print(f"\n{per_chunk * CHUNKS} requests per endpoint, {CHUNKS} chunks; {dispense.machine()}")
+    print("| endpoint | SQL statements | wall ms (best) | vs floor | wall ms (median) | Python CPU ms | vs floor |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in results.items():
+        print(f"| {name} | {r['statements']} | {r['best_ms']:.2f} | {r['best_ms'] / floor['best_ms']:.2f}× | "
+              f"{r['median_ms']:.2f} | {r['cpu_ms']:.2f} | {r['cpu_ms'] / floor['cpu_ms']:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
