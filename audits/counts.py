@@ -25,6 +25,7 @@ from audits.services import audit_record
 from backend import visibility
 from backend.errors import InvalidInput
 from backend.models import Organisation, User
+from inventory.models import MAX_QUANTITY
 
 CUSTODIAN_ROLES = {User.Role.PHARMACIST, User.Role.WHOLESALER_CLERK}
 
@@ -33,13 +34,10 @@ def _is_custodian(actor, holder: Organisation) -> bool:
     return visibility.is_member_of(actor, holder) and actor.role in CUSTODIAN_ROLES
 
 
-def _is_inspector_of(actor, holder: Organisation) -> bool:
-    return (getattr(actor, "role", "") == User.Role.INSPECTOR and actor.is_authority
-            and visibility.in_jurisdiction(actor, holder.jurisdiction))
-
-
 def _may_count(actor, holder: Organisation) -> bool:
-    return _is_custodian(actor, holder) or _is_inspector_of(actor, holder)
+    """The holder's own pharmacist or clerk, or field work: an inspector of its
+    jurisdiction (the admin's superusers too, as for sweeps' visits)."""
+    return _is_custodian(actor, holder) or visibility.is_inspector_of(actor, holder.jurisdiction)
 
 
 def _lock(session: CountSession) -> CountSession:
@@ -77,6 +75,9 @@ def count_line_set(*, actor, session: CountSession, batch, counted: int) -> Coun
     _check(actor, session, status=CountSession.Status.OPEN)
     if counted < 0:
         raise InvalidInput(_("The counted quantity must not be negative."), code="quantity_negative")
+    if counted > MAX_QUANTITY:
+        raise InvalidInput(_("The counted quantity must not exceed %(max)s.") % {"max": f"{MAX_QUANTITY:,}"},
+                           code="quantity_too_large")
     line, _created = CountLine.objects.update_or_create(session=session, batch=batch,
                                                          defaults={"counted": counted})
     audit_record(action="update", instance=line, actor=actor, subject_organisation=session.holder)

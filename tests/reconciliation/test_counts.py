@@ -126,3 +126,31 @@ def test_sessions_are_visible_to_their_holder_and_county(county, stocked, client
     assert client_for(county.inspector).get("/api/counts/").json()["count"] == 1
     assert client_for(county.clerk).get("/api/counts/").json()["count"] == 0
     assert client_for(county.other.office_admin).get("/api/counts/").json()["count"] == 0
+
+
+def test_the_admins_superuser_may_open_a_count_as_for_a_sweep_visit(county, stocked, client_for):
+    """The same field-work rule as sweeps' visits (backend.visibility.is_inspector_of): a
+    superuser may count any holder's stock, but approving adjustments stays the custodian's."""
+    from tests.factories import UserFactory
+
+    root = UserFactory(username="root", is_superuser=True, is_staff=True, role="", organisation=None)
+    response = client_for(root).post("/api/counts/", {"holder": county.hospital.pk}, format="json")
+    assert response.status_code == 201, response.content
+    session = CountSession.objects.get()
+    counts.count_line_set(actor=root, session=session, batch=stocked[0], counted=30)
+    assert CountLine.objects.get(session=session).counted == 30
+
+
+def test_a_counted_quantity_beyond_the_ledgers_range_is_refused_by_the_service(county, stocked):
+    """The API's serializer bounds it too; the service is what the scan hook and any other
+    caller share, so the bound is there (a value past the column's range would be a 500)."""
+    from backend.errors import InvalidInput
+    from inventory.models import MAX_QUANTITY
+
+    session = counts.count_session_open(actor=county.pharmacist)
+    with pytest.raises(InvalidInput) as exc:
+        counts.count_line_set(actor=county.pharmacist, session=session, batch=stocked[0], counted=MAX_QUANTITY + 1)
+    assert exc.value.code == "quantity_too_large"
+    assert not CountLine.objects.exists()
+    counts.count_line_set(actor=county.pharmacist, session=session, batch=stocked[0], counted=MAX_QUANTITY)
+    assert CountLine.objects.get().counted == MAX_QUANTITY
