@@ -35,6 +35,12 @@ CHUNKS = 7
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1400, help="per endpoint, in 7 chunks")
+    parser.add_argument("--profile", choices=["floor", "dispense", "scan lookup", "balances"],
+                        help="instead of timing: cProfile this endpoint over --requests requests and print "
+                             "the functions with the most own time and the most cumulative time")
+    parser.add_argument("--statements", choices=["floor", "dispense", "scan lookup", "balances"],
+                        help="instead of timing: each SQL statement of this endpoint with its median time "
+                             "over --requests requests")
     args = parser.parse_args()
     e = dispense.env()
     if not e["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
@@ -73,6 +79,12 @@ def main() -> None:
                                        HTTP_AUTHORIZATION=f"Token {data['heavy_clerk']}"),
     }
     expected = {"floor": 200, "dispense": 201, "scan lookup": 200, "balances": 200}
+    if args.profile:
+        profile(cases[args.profile], expected[args.profile], args.requests)
+        return
+    if args.statements:
+        statement_times(cases[args.statements], args.requests)
+        return
     per_chunk = max(1, args.requests // CHUNKS)
     statements, chunks = {}, {name: [] for name in cases}
     for name, request in cases.items():
@@ -103,6 +115,59 @@ def main() -> None:
     for name, r in results.items():
         print(f"| {name} | {r['statements']} | {r['best_ms']:.2f} | {r['best_ms'] / floor['best_ms']:.2f}× | "
               f"{r['median_ms']:.2f} | {r['cpu_ms']:.2f} | {r['cpu_ms'] / floor['cpu_ms']:.2f}× |")
+
+
+def statement_times(request, requests: int) -> None:
+    from statistics import median
+
+    from django.db import connection
+
+    captured: list[tuple[str, float]] = []
+
+    def timed(execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            captured.append((sql, (time.perf_counter() - t0) * 1e3))
+
+    for _ in range(20):  # warm up
+        request()
+    times: dict[int, list[float]] = {}
+    sqls: dict[int, str] = {}
+    with connection.execute_wrapper(timed):
+        for _ in range(requests):
+            captured.clear()
+            request()
+            for i, (sql, ms) in enumerate(captured):
+                times.setdefault(i, []).append(ms)
+                sqls[i] = sql
+    for i in sorted(times):
+        print(f"{median(times[i]):7.3f} ms  {' '.join(sqls[i].split())[:150]}")
+    print(f"{sum(median(t) for t in times.values()):7.3f} ms in all (medians; BEGIN and COMMIT are not "
+          "statements Django's cursor sends, so they are not here)")
+
+
+def profile(request, expected: int, requests: int) -> None:
+    import cProfile
+    import pstats
+
+    for _ in range(20):  # warm up
+        response = request()
+    if response.status_code != expected:
+        raise SystemExit(f"HTTP {response.status_code} {response.content[:300]!r}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        request()
+    profiler.disable()
+    if os.environ.get("PROFILE_OUT"):
+        profiler.dump_stats(os.environ["PROFILE_OUT"])
+    stats = pstats.Stats(profiler).strip_dirs()
+    print(f"\n{requests} requests; own time:")
+    stats.sort_stats("tottime").print_stats(30)
+    print("cumulative time:")
+    stats.sort_stats("cumulative").print_stats(60)
 
 
 if __name__ == "__main__":

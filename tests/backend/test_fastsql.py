@@ -201,3 +201,23 @@ def test_insert_after_a_statement_inserts_once_per_returned_row(county, batch):
     one = fastsql.insert(movement(), after=(f"p AS (SELECT 1 FROM {table} WHERE id = %s)", [county.hospital.pk]))  # noqa: S608
     same_fields(one, StockMovement.objects.get(pk=one.pk))
     assert StockMovement.objects.filter(batch=batch).count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_token_query_is_prepared_on_the_connection_after_a_few_requests(county, client_for):
+    """DB_PREPARE_THRESHOLD (default 5): the token's four-table join, sent by every
+    authenticated request, is planned once per connection, not on every call."""
+    from django.conf import settings
+
+    threshold = settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold")
+    if threshold is None:
+        pytest.skip("DB_PREPARE_THRESHOLD=off")
+    from backend.authentication import _token_sql
+
+    client = client_for(county.pharmacist)
+    for _ in range(threshold + 1):
+        assert client.get("/api/me/").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+                       [_token_sql().replace("%s", "$1")])
+        assert cursor.fetchone()[0] == 1

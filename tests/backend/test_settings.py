@@ -63,3 +63,32 @@ def test_settings_from_environment():
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["['a.example.cn',", "'b.example.cn']", "Asia/Shanghai", "zh-hans",
                                      "django.db.backends.postgresql", "/srv/media"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, "True 5"), ("0", "True 0"), ("12", "True 12"), ("off", "None None"), ("OFF", "None None"),
+], ids=["default", "prepare at once", "a number", "off", "OFF"])
+def test_prepared_statements_on_postgresql_from_environment(value, expected):
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "o = s.DATABASES['default']['OPTIONS']; print(o.get('server_side_binding'), o.get('prepare_threshold'))")
+    env = {"SECRET_KEY": PRODUCTION_KEY, "DATABASE_URL": "postgres://app@db.internal:5432/liangfei"}
+    if value is not None:
+        env["DB_PREPARE_THRESHOLD"] = value
+    result = run(["-c", code], **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_a_bad_prepare_threshold_is_refused_by_name():
+    result = run(["-c", "import django; django.setup()"], SECRET_KEY=PRODUCTION_KEY, DB_PREPARE_THRESHOLD="often",
+                 DATABASE_URL="postgres://app@db.internal:5432/liangfei")
+    assert result.returncode != 0
+    assert "DB_PREPARE_THRESHOLD" in result.stderr
+
+
+def test_sqlite_has_no_prepare_options():
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(sorted(s.DATABASES['default']['OPTIONS']))")
+    result = run(["-c", code], SECRET_KEY=PRODUCTION_KEY, DATABASE_URL="sqlite:////tmp/liangfei-settings-test.sqlite3")
+    assert result.returncode == 0, result.stderr
+    assert "prepare_threshold" not in result.stdout and "server_side_binding" not in result.stdout
