@@ -111,9 +111,10 @@ class SweepViewSet(_Base):
         unknown = sorted(set(data["members"]) - set(users))
         if unknown:
             _invalid("members", _("Unknown users: %(ids)s.") % {"ids": unknown})
-        leader = users.get(data["leader"]) if data["leader"] is not None else None
-        if data["leader"] is not None and leader is None:
-            _invalid("leader", _("The team leader is one of its members."), "invalid")
+        leader = None
+        if data["leader"] is not None:  # a known user who is not a member: the service's refusal
+            leader = users.get(data["leader"]) or User.objects.filter(pk=data["leader"]).first() or _invalid(
+                "leader", _("Unknown users: %(ids)s.") % {"ids": [data["leader"]]})
         services.team_create(actor=request.user, sweep=sweep, name=data["name"], members=list(users.values()),
                              leader=leader)
         return self._out(sweep, status.HTTP_201_CREATED)
