@@ -160,7 +160,7 @@ def _append_postgresql(header: dict, body: str) -> AuditEntry:
     """The chain lock, the head, the hash and the insert in one round trip (the function of
     migration audits 0006, the formula of audits.chain), so the lock is held for one
     statement and the commit rather than three round trips."""
-    with connection.cursor() as cursor:
+    with fastsql.cursor(connection) as cursor:
         cursor.execute("SELECT entry_id, entry_seq, entry_prev_hash, entry_hash "
                        "FROM audits_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                        [header["created_at"], header["actor_id"], header["actor_username"], header["organisation_id"],

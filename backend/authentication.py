@@ -30,7 +30,7 @@ def token_with_user(key: str) -> Token | None:
     (`Token.objects.select_related("user__organisation__jurisdiction").get(key=key)`)."""
     connection = connections[router.db_for_read(Token)]
     sql = fastsql.cached(connection, "token_with_user", _token_sql)
-    with connection.cursor() as cursor:
+    with fastsql.cursor(connection) as cursor:
         cursor.execute(sql, [key])
         row = cursor.fetchone()
     if row is None:

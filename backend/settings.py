@@ -10,7 +10,7 @@
 | SECURE_SSL_REDIRECT | 1 unless DEBUG | redirect plain HTTP to HTTPS |
 | SECURE_PROXY_SSL_HEADER | (unset) | e.g. HTTP_X_FORWARDED_PROTO when behind a TLS proxy |
 | CSRF_TRUSTED_ORIGINS | (empty) | comma-separated origins for session-authenticated writes |
-| DB_PREPARE_THRESHOLD | 5 | PostgreSQL: prepare a query after this many runs on a connection; off: never |
+| DB_PREPARED_STATEMENTS | 1 | PostgreSQL: prepare backend.fastsql's hot-path statements on each connection |
 """
 
 import os
@@ -115,17 +115,16 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 else:
     _db["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
     _db["CONN_HEALTH_CHECKS"] = True
-    # Prepared statements: the server binds the parameters (psycopg's server-side binding)
-    # and a query a connection has run DB_PREPARE_THRESHOLD times is prepared on it, so it
-    # is planned once per connection, not on every call (the token's four-table join: ~1.3
-    # -> ~0.5 ms per request). "off" (Django's default: client-side binding, nothing
-    # prepared) behind a pooler that cannot keep them, e.g. PgBouncer in transaction mode
-    # without max_prepared_statements.
-    _prepare = (os.environ.get("DB_PREPARE_THRESHOLD") or "5").strip().lower()
-    if _prepare not in {"off", "none"}:
-        if not _prepare.isdigit():
-            raise ImproperlyConfigured("DB_PREPARE_THRESHOLD must be a whole number or off.")
-        _db["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": int(_prepare)}
+    # Prepared statements for backend.fastsql's fixed hot-path statements (token auth, the
+    # dispense's and the scan's reads and inserts, the posting, the audit append): each is
+    # planned once per connection, not per call. The ORM's queries keep Django's client-side
+    # binding, which never prepares. psycopg ignores a cursor's prepare=True when the
+    # connection's prepare_threshold is None (Django's default), hence the value here; the
+    # threshold itself only applies to server-binding cursors, and only fastsql's are.
+    # DB_PREPARED_STATEMENTS=0 behind a pooler that cannot keep prepared statements (PgBouncer
+    # in transaction mode without max_prepared_statements).
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        _db["OPTIONS"] = {"prepare_threshold": 5}
     if os.environ.get("TEST_DB_SUFFIX"):
         _db["TEST"] = {"NAME": f"test_{_db['NAME']}{os.environ['TEST_DB_SUFFIX']}"}
 DATABASES = {"default": _db}

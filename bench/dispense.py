@@ -130,12 +130,11 @@ def vacuum_analyze(url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
-def prepare_threshold() -> str:
+def prepared_statements() -> str:
     """The server's prepared-statement setting, as backend/settings.py reads it."""
     from django.conf import settings
 
-    value = settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold")
-    return "off" if value is None else str(value)
+    return "0" if settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold") is None else "1"
 
 
 def free_port() -> int:
@@ -282,7 +281,7 @@ def main() -> None:
             f"Machine: {machine()}; PostgreSQL {pg_version // 10000}.{pg_version % 100}; gunicorn, 2 sync "
             f"workers; load client bench/load.py in its own process, {args.rounds} interleaved rounds of "
             f"{args.seconds:.0f} s per case (the median round is shown), a new connection per request; "
-            f"VACUUM ANALYZE after the set-up; DB_PREPARE_THRESHOLD={prepare_threshold()}. Heavy holder: {data['movements']:,} movements over 50 batches. "
+            f"VACUUM ANALYZE after the set-up; DB_PREPARED_STATEMENTS={prepared_statements()}. Heavy holder: {data['movements']:,} movements over 50 batches. "
             f"Load average before the run: {load_before[0]:.1f} (other processes share the CPUs; absolute "
             f"figures drift with it, ratios less so).",
             "",

@@ -42,7 +42,7 @@ from bench.dispense import (  # noqa: E402
     load,
     load_rounds,
     machine,
-    prepare_threshold,
+    prepared_statements,
     recreate_database,
     vacuum_analyze,
     wait_for,
@@ -279,7 +279,7 @@ def main() -> None:
             f"Machine: {machine()}; PostgreSQL {pg_version // 10000}.{pg_version % 100}; gunicorn, 2 sync "
             f"workers; load client bench/load.py in its own process, {args.rounds} interleaved rounds of "
             f"{args.seconds:.0f} s per case (the median round is shown), a new connection per request; "
-            f"VACUUM ANALYZE after the set-up; DB_PREPARE_THRESHOLD={prepare_threshold()}. Lookup: a GS1-128 batch code (]C1, CR/LF) of the pharmacist's own stock; "
+            f"VACUUM ANALYZE after the set-up; DB_PREPARED_STATEMENTS={prepared_statements()}. Lookup: a GS1-128 batch code (]C1, CR/LF) of the pharmacist's own stock; "
             f"every request writes its scan log row. Photos: the {len(photos)} images of the shared corpus, "
             f"median of {args.repeat} requests each, one at a time; pyzbar on the same image already opened "
             f"(and, second figure, from the file's bytes).",

@@ -98,7 +98,7 @@ def _post_single(key, delta: int, movements: list[StockMovement]) -> bool:
     try:
         if connection.vendor == "postgresql" and len(movements) == 1:
             return fastsql.insert(movements[0], after=(f"p AS ({update} RETURNING 1)", params)) is not None
-        with connection.cursor() as cursor:
+        with fastsql.cursor(connection) as cursor:
             cursor.execute(update, params)
             if cursor.rowcount != 1:
                 return False

@@ -185,7 +185,7 @@ def _batch_by_gtin(gtin: str, lot: str, *, holder_id: int | None = None) -> tupl
     positions `holder_id` holds of it: the counter's most common scan, in one query."""
     connection = connections[router.db_for_read(Batch)]
     sql = fastsql.cached(connection, "scan_batch_by_gtin", lambda: _batch_by_gtin_sql(connection))
-    with connection.cursor() as cursor:
+    with fastsql.cursor(connection) as cursor:
         cursor.execute(sql, [lot, holder_id, gtin])
         rows = cursor.fetchall()
     if not rows:

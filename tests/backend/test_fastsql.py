@@ -204,20 +204,28 @@ def test_insert_after_a_statement_inserts_once_per_returned_row(county, batch):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
-def test_the_token_query_is_prepared_on_the_connection_after_a_few_requests(county, client_for):
-    """DB_PREPARE_THRESHOLD (default 5): the token's four-table join, sent by every
-    authenticated request, is planned once per connection, not on every call."""
+def test_fastsql_statements_are_prepared_and_the_orms_are_not(county, client_for):
+    """DB_PREPARED_STATEMENTS (default on): the token's four-table join, sent by every
+    authenticated request, is planned once per connection; a queryset is planned per call
+    (client-side binding), as a query over skewed data needs."""
     from django.conf import settings
 
-    threshold = settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold")
-    if threshold is None:
-        pytest.skip("DB_PREPARE_THRESHOLD=off")
     from backend.authentication import _token_sql
+    from backend.models import Jurisdiction
 
-    client = client_for(county.pharmacist)
-    for _ in range(threshold + 1):
-        assert client.get("/api/me/").status_code == 200
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
-                       [_token_sql().replace("%s", "$1")])
-        assert cursor.fetchone()[0] == 1
+    if settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold") is None:
+        pytest.skip("DB_PREPARED_STATEMENTS=0")
+
+    def prepared(pattern: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [pattern])
+            return cursor.fetchone()[0]
+
+    with CaptureQueriesContext(connection) as logged:
+        assert client_for(county.pharmacist).get("/api/me/").status_code == 200
+    assert prepared(_token_sql().replace("%s", "$1")) == 1
+    # Django's query log still names every statement, prepared ones included.
+    assert _token_sql().replace("%s", "$1") in [q["sql"] for q in logged.captured_queries]
+    for _ in range(10):
+        Jurisdiction.objects.filter(code="no-such-code-4711").count()
+    assert prepared("%no-such-code-4711%") == prepared("%backend_jurisdiction%WHERE%code%") == 0
