@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--statements", choices=["floor", "dispense", "scan lookup", "balances"],
                         help="instead of timing: each SQL statement of this endpoint with its median time "
                              "over --requests requests")
+    parser.add_argument("--prepared-ab", action="store_true",
+                        help="instead of timing: floor, dispense and scan lookup with backend.fastsql's "
+                             "statements prepared and not, interleaved in one process (9 chunks of 150 each)")
     args = parser.parse_args()
     e = dispense.env()
     if not e["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
@@ -85,6 +88,9 @@ def main() -> None:
     if args.statements:
         statement_times(cases[args.statements], args.requests)
         return
+    if args.prepared_ab:
+        prepared_ab(connection, cases)
+        return
     per_chunk = max(1, args.requests // CHUNKS)
     statements, chunks = {}, {name: [] for name in cases}
     for name, request in cases.items():
@@ -115,6 +121,33 @@ def main() -> None:
     for name, r in results.items():
         print(f"| {name} | {r['statements']} | {r['best_ms']:.2f} | {r['best_ms'] / floor['best_ms']:.2f}× | "
               f"{r['median_ms']:.2f} | {r['cpu_ms']:.2f} | {r['cpu_ms'] / floor['cpu_ms']:.2f}× |")
+
+
+def prepared_ab(connection, cases) -> None:
+    """DB_PREPARED_STATEMENTS on and off in one process, chunks interleaved so that a slow
+    spell of the machine hits both alike: fastsql.cursor() reads the setting on every call."""
+    options = connection.settings_dict["OPTIONS"]
+    if connection.vendor != "postgresql":
+        raise SystemExit("--prepared-ab needs PostgreSQL")
+    print("endpoint | prepared | wall ms (median, best) | Python CPU ms (median, best)")
+    for name in ("floor", "dispense", "scan lookup"):
+        request = cases[name]
+        for _ in range(30):  # warm up
+            request()
+        runs: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+        for _ in range(9):
+            for mode in runs:
+                if mode == "off":
+                    options.pop("prepare_threshold", None)
+                else:
+                    options["prepare_threshold"] = 5
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(150):
+                    request()
+                runs[mode].append(((time.perf_counter() - wall) / 150 * 1e3, (time.process_time() - cpu) / 150 * 1e3))
+        for mode, rs in runs.items():
+            walls, cpus = sorted(r[0] for r in rs), sorted(r[1] for r in rs)
+            print(f"{name} | {mode} | {walls[4]:.2f}, {walls[0]:.2f} | {cpus[4]:.2f}, {cpus[0]:.2f}", flush=True)
 
 
 def statement_times(request, requests: int) -> None:

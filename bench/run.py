@@ -10,7 +10,8 @@
 | --- | --- | --- | --- |
 | dispense | bench/dispense.py | liangfei_bench (dropped, recreated) | --seconds N, --rounds N, --no-record |
 | scan | bench/scan.py | liangfei_bench_scan (dropped, recreated) | --seconds N, --rounds N, --repeat N, --no-record |
-| inprocess | bench/inprocess.py | liangfei_bench_inprocess (dropped, recreated) | --requests N |
+| inprocess | bench/inprocess.py | liangfei_bench_inprocess (dropped, recreated) | --requests N, --statements NAME, --profile NAME, --prepared-ab |
+| cpushare | bench/cpushare.py | liangfei_bench_cpu (dropped, recreated) | --seconds N, --rounds N |
 | decode | bench/decode.py | none | --repeat N, --corpus DIR, -v |
 | devices | bench/devices.py | bench_devices (dropped, recreated here) | N devices (default 1000) |
 | reconciliation | bench/reconciliation.py | bench_reconciliation (its own) | --reuse, --keep |
@@ -42,6 +43,7 @@ BENCHES: dict[str, tuple[str, str | None]] = {
     "dispense": ("dispense.py", f"{PG}/liangfei_bench"),
     "scan": ("scan.py", f"{PG}/liangfei_bench_scan"),
     "inprocess": ("inprocess.py", f"{PG}/liangfei_bench_inprocess"),
+    "cpushare": ("cpushare.py", f"{PG}/liangfei_bench_cpu"),
     "decode": ("decode.py", None),
     "devices": ("devices.py", f"{PG}/bench_devices"),
     "reconciliation": ("reconciliation.py", None),  # always its own bench_reconciliation
