@@ -13,7 +13,7 @@ listens, so a receiver (the alerts) cannot tell it from `save()`.
 
 On PostgreSQL these statements are also prepared (`cursor`): their text is fixed, so each
 connection parses and plans each one once instead of on every call (the token's four-table
-join: ~1.3 -> ~0.5 ms on a 2-core machine). Only these: the ORM's queries keep Django's
+join: ~1.3 -> ~0.4 ms on a 2-core machine). Only these: the ORM's queries keep Django's
 client-side binding and are planned per call, which is what a query over skewed data (one
 wholesaler holding most of the ledger) needs; a generic plan chosen for one holder would
 be wrong for the next.
