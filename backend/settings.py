@@ -10,7 +10,8 @@
 | SECURE_SSL_REDIRECT | 1 unless DEBUG | redirect plain HTTP to HTTPS |
 | SECURE_PROXY_SSL_HEADER | (unset) | e.g. HTTP_X_FORWARDED_PROTO when behind a TLS proxy |
 | CSRF_TRUSTED_ORIGINS | (empty) | comma-separated origins for session-authenticated writes |
-| DB_PREPARED_STATEMENTS | 1 | PostgreSQL: prepare backend.fastsql's hot-path statements on each connection |
+| DB_PREPARED_STATEMENTS | 1 | PostgreSQL: prepare backend.fastsql's hot-path statements on each connection (off with CONN_MAX_AGE=0) |
+| CONN_MAX_AGE | 60 | PostgreSQL: seconds a connection is kept between requests |
 """
 
 import os
@@ -122,8 +123,10 @@ else:
     # connection's prepare_threshold is None (Django's default), hence the value here; the
     # threshold itself only applies to server-binding cursors, and only fastsql's are.
     # DB_PREPARED_STATEMENTS=0 behind a pooler that cannot keep prepared statements (PgBouncer
-    # in transaction mode without max_prepared_statements).
-    if env_bool("DB_PREPARED_STATEMENTS", True):
+    # in transaction mode without max_prepared_statements). Off with CONN_MAX_AGE=0 too: a
+    # statement is prepared once per connection, at the cost of one more round trip, which a
+    # connection that lives for one request would pay on every request.
+    if env_bool("DB_PREPARED_STATEMENTS", True) and _db["CONN_MAX_AGE"] != 0:
         _db["OPTIONS"] = {"prepare_threshold": 5}
     if os.environ.get("TEST_DB_SUFFIX"):
         _db["TEST"] = {"NAME": f"test_{_db['NAME']}{os.environ['TEST_DB_SUFFIX']}"}

@@ -86,3 +86,12 @@ def test_sqlite_has_no_prepare_options():
     result = run(["-c", code], SECRET_KEY=PRODUCTION_KEY, DATABASE_URL="sqlite:////tmp/liangfei-settings-test.sqlite3")
     assert result.returncode == 0, result.stderr
     assert "prepare_threshold" not in result.stdout and "server_side_binding" not in result.stdout
+
+
+def test_no_prepared_statements_on_connections_that_live_for_one_request():
+    """Preparing costs a round trip once per connection: with CONN_MAX_AGE=0 that is every request."""
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(s.DATABASES['default']['OPTIONS'].get('prepare_threshold'))")
+    env = {"SECRET_KEY": PRODUCTION_KEY, "DATABASE_URL": "postgres://app@db.internal:5432/liangfei"}
+    assert run(["-c", code], **env, CONN_MAX_AGE="0").stdout.strip() == "None"
+    assert run(["-c", code], **env, CONN_MAX_AGE="300").stdout.strip() == "5"
