@@ -230,10 +230,12 @@ def render_xlsx(form: Form) -> bytes:
     return out.getvalue()
 
 
-def xlsx_widths(ws, widths, header_row: int = 3) -> None:
-    """Column widths (in the forms' PDF units) on a sheet whose headers are on `header_row`."""
+def xlsx_widths(ws, widths) -> None:
+    """Column widths (in the forms' PDF units), one per column from A."""
+    from openpyxl.utils import get_column_letter
+
     for i, width in enumerate(widths or [], start=1):
-        ws.column_dimensions[ws.cell(row=header_row, column=i).column_letter].width = max(8, width / 5)
+        ws.column_dimensions[get_column_letter(i)].width = max(8, width / 5)
 
 
 def pdf_table(headers, rows, widths, *, empty: str, style, available: float):

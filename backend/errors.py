@@ -141,10 +141,6 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
 
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
         return envelope("request_too_large", _("The request body is too large."), None,

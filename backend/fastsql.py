@@ -26,6 +26,12 @@ from django.db.models import Model
 from django.db.models.signals import post_save
 
 
+def prepares(connection) -> bool:
+    """Whether `cursor(connection)` prepares: PostgreSQL with DB_PREPARED_STATEMENTS on
+    (backend/settings.py)."""
+    return connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("prepare_threshold") is not None
+
+
 def cursor(connection):
     """A cursor for this module's fixed statements (and the few like them elsewhere: the
     ledger's posting, the audit append, the scan lookup). On PostgreSQL with prepared
@@ -33,7 +39,7 @@ def cursor(connection):
     the statement is prepared on the connection at its first use; otherwise Django's own
     cursor. Either way Django's wrapper: its error translation, query logging and
     execute_wrappers."""
-    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+    if not prepares(connection):
         return connection.cursor()
     # Django's BaseDatabaseWrapper._cursor() with this cursor class for create_cursor().
     connection.close_if_health_check_failed()

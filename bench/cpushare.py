@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -58,17 +57,13 @@ def main() -> None:
         print("bench/cpushare.py needs PostgreSQL (DATABASE_URL=postgres://...); skipped.")
         return
     os.environ.update(e)
-    dispense.recreate_database(e["DATABASE_URL"])
-    subprocess.run([dispense.PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=e, check=True)
+    dispense.fresh_database(e)
     data = dispense.prepare()
     from django.db import connection
 
     connection.close()
     dispense.vacuum_analyze(e["DATABASE_URL"])
-    port = dispense.free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(dispense.PY).parent / "gunicorn"), "backend.wsgi", "-w", "2", "-b",
-                               f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=e)
+    server, base = dispense.start_gunicorn(e)
     try:
         floor_url = f"{base}/api/bench/floor/{data['floor_pk']}/"
         dispense.wait_for(floor_url, data["pharmacist"])

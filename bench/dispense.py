@@ -132,9 +132,25 @@ def vacuum_analyze(url: str) -> None:
 
 def prepared_statements() -> str:
     """The server's prepared-statement setting, as backend/settings.py reads it."""
-    from django.conf import settings
+    from django.db import connection
 
-    return "0" if settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold") is None else "1"
+    from backend import fastsql
+
+    return "1" if fastsql.prepares(connection) else "0"
+
+
+def fresh_database(e: dict) -> None:
+    """The database DATABASE_URL names, dropped, created and migrated."""
+    recreate_database(e["DATABASE_URL"])
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=e, check=True)
+
+
+def start_gunicorn(e: dict) -> tuple[subprocess.Popen, str]:
+    """gunicorn with 2 sync workers on a free port: (the process, its base URL)."""
+    port = free_port()
+    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "backend.wsgi", "-w", "2", "-b",
+                               f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=e)
+    return server, f"http://127.0.0.1:{port}"
 
 
 def free_port() -> int:
@@ -211,8 +227,7 @@ def main() -> None:
         print("bench/dispense.py needs PostgreSQL (DATABASE_URL=postgres://...); skipped.")
         return
     os.environ.update(e)
-    recreate_database(e["DATABASE_URL"])
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=e, check=True)
+    fresh_database(e)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     data = prepare()
@@ -224,10 +239,7 @@ def main() -> None:
     connection.close()
     vacuum_analyze(e["DATABASE_URL"])
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "backend.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}",
-                               "--log-level", "warning"], cwd=ROOT, env=e)
+    server, base = start_gunicorn(e)
     try:
         floor_url = f"{base}/api/bench/floor/{data['floor_pk']}/"
         wait_for(floor_url, data["pharmacist"])

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,8 +50,7 @@ def main() -> None:
         return
     e["ALLOWED_HOSTS"] = "testserver"
     os.environ.update(e)
-    dispense.recreate_database(e["DATABASE_URL"])
-    subprocess.run([dispense.PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=e, check=True)
+    dispense.fresh_database(e)
     import django
 
     django.setup()
@@ -126,9 +124,12 @@ def main() -> None:
 def prepared_ab(connection, cases) -> None:
     """DB_PREPARED_STATEMENTS on and off in one process, chunks interleaved so that a slow
     spell of the machine hits both alike: fastsql.cursor() reads the setting on every call."""
+    from backend import fastsql
+
+    if not fastsql.prepares(connection):
+        raise SystemExit("--prepared-ab needs PostgreSQL with DB_PREPARED_STATEMENTS=1")
     options = connection.settings_dict["OPTIONS"]
-    if connection.vendor != "postgresql":
-        raise SystemExit("--prepared-ab needs PostgreSQL")
+    threshold = options["prepare_threshold"]
     print("endpoint | prepared | wall ms (median, best) | Python CPU ms (median, best)")
     for name in ("floor", "dispense", "scan lookup"):
         request = cases[name]
@@ -140,7 +141,7 @@ def prepared_ab(connection, cases) -> None:
                 if mode == "off":
                     options.pop("prepare_threshold", None)
                 else:
-                    options["prepare_threshold"] = 5
+                    options["prepare_threshold"] = threshold
                 wall, cpu = time.perf_counter(), time.process_time()
                 for _ in range(150):
                     request()

@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -36,14 +35,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/liangfei_bench_scan")
 
 from bench.dispense import (  # noqa: E402
-    PY,
     env,
-    free_port,
+    fresh_database,
     load,
     load_rounds,
     machine,
     prepared_statements,
-    recreate_database,
+    start_gunicorn,
     vacuum_analyze,
     wait_for,
 )
@@ -184,8 +182,7 @@ def main() -> None:
         print("bench/scan.py needs PostgreSQL (DATABASE_URL=postgres://...); skipped.")
         return
     os.environ.update(e)
-    recreate_database(e["DATABASE_URL"])
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=e, check=True)
+    fresh_database(e)
     data = prepare()
     from django.db import connection
 
@@ -194,10 +191,8 @@ def main() -> None:
     vacuum_analyze(e["DATABASE_URL"])
     images = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".png", ".webp", ".jpg", ".jpeg"))
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "backend.wsgi", "-w", "2", "-b",
-                               f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=e)
+    server, base = start_gunicorn(e)
+    port = int(base.rsplit(":", 1)[1])
     results, photos = {}, []
     try:
         floor_url = f"{base}/api/bench/floor/{data['floor_pk']}/"

@@ -5,7 +5,7 @@ primary-key order (`inventory.locking`), refuses a leg that would make a positio
 (409 `insufficient_stock`; the CHECK constraint would refuse it anyway), updates the cached
 positions and appends the movements in the same transaction. A posting that touches one
 existing position with enough stock (a dispense, an intake, a disposal: nearly all of them)
-does the lock, the check and the update in one UPDATE (`locking.apply_single`). Call it inside the
+does the lock, the check and the update in one UPDATE (`_post_single`). Call it inside the
 service's transaction, just before the document's audit entry.
 
 Audit: every movement is on the audit trail inside the entry of the document that caused

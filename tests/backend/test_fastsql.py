@@ -208,12 +208,10 @@ def test_fastsql_statements_are_prepared_and_the_orms_are_not(county, client_for
     """DB_PREPARED_STATEMENTS (default on): the token's four-table join, sent by every
     authenticated request, is planned once per connection; a queryset is planned per call
     (client-side binding), as a query over skewed data needs."""
-    from django.conf import settings
-
     from backend.authentication import _token_sql
     from backend.models import Jurisdiction
 
-    if settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold") is None:
+    if not fastsql.prepares(connection):
         pytest.skip("DB_PREPARED_STATEMENTS=0")
 
     def prepared(pattern: str) -> int:

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.models import Licence
@@ -286,10 +287,13 @@ def test_single_position_posting_checks_and_keys_like_the_general_one(county):
     batch = BatchFactory()
     doc = {"intake": stock_wholesaler(county, batch, 4)}  # any document will do for the ledger
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), CaptureQueriesContext(connection) as posting:
         ledger.post(legs=[Leg(county.wholesaler.pk, batch.pk, -3)], kind="disposal", actor=county.clerk,
                     occurred_at=now, document=doc, idempotency_key="once")
     assert qty(county.wholesaler, batch) == 1
+    # It took the one-UPDATE path: no position read or locked first (PostgreSQL: one statement,
+    # the UPDATE and the movement's INSERT; SQLite: the two of them).
+    assert len(posting.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
     with pytest.raises(InsufficientStock) as exc, transaction.atomic():
         ledger.post(legs=[Leg(county.wholesaler.pk, batch.pk, -2)], kind="disposal", actor=county.clerk,
                     occurred_at=now, document=doc)
