@@ -109,9 +109,12 @@ def usage_register(*, user, institution: Organisation, month: dt.date) -> Form:
         pharmacist = d.pharmacist.person.name if d.pharmacist.person_id else d.pharmacist.get_username()
         form.rows.append([
             n, timezone.localtime(d.occurred_at).strftime("%Y-%m-%d %H:%M"),
-            d.patient_name if full else d.patient_name_masked, d.patient_age,
-            d.patient_address if full else "***", BIRTH_PERMIT.get(d.birth_permit, d.birth_permit),
-            d.children_count, d.pregnancy_status, f"{d.batch.product.generic_name} {d.batch.product.strength}",
+            # What the dispense detail shows only in full is masked here for the same readers.
+            d.patient_name if full else d.patient_name_masked, d.patient_age if full else "**",
+            d.patient_address if full else "***",
+            BIRTH_PERMIT.get(d.birth_permit, d.birth_permit) if full else "***",
+            d.children_count if full else "*", d.pregnancy_status if full else "***",
+            f"{d.batch.product.generic_name} {d.batch.product.strength}",
             d.batch.lot_number, d.dose, d.physician.name, pharmacist,
         ])
     form.footer = f"共 {len(form.rows)} 例    药剂师（保管人）签字：__________    负责人签字：__________"

@@ -64,7 +64,7 @@ def snapshot(instance: models.Model) -> dict:
         if field.name in NEVER_AUDITED:
             continue
         value = getattr(instance, field.attname)
-        if field.name in masked and value:
+        if field.name in masked and value not in (None, ""):  # 0 children is masked too
             data[field.attname] = _masked(str(value))
         else:
             data[field.attname] = _jsonable(value)
@@ -119,6 +119,10 @@ def audit_record(
     jurisdiction_code = ""
     if instance is not None and instance._meta.label_lower == "backend.jurisdiction":
         jurisdiction_code = instance.code
+    elif instance is not None and callable(getattr(instance, "audit_jurisdiction_code", None)):
+        # A record scoped by a jurisdiction of its own (an alert raised for the county that
+        # runs the check, about a party registered elsewhere): the entry goes where it is seen.
+        jurisdiction_code = instance.audit_jurisdiction_code()
     elif subject_organisation is not None:
         jurisdiction_code = subject_organisation.jurisdiction.code
     elif actor is not None and getattr(actor, "organisation", None) is not None:

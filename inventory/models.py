@@ -362,8 +362,9 @@ class Dispense(models.Model):
     PATIENT_FIELDS = ("patient_name", "patient_age", "patient_address", "patient_resident_id", "birth_permit",
                       "children_count", "pregnancy_status", "gestational_weeks",
                       "midterm_certificate_number")
-    AUDIT_MASKED_FIELDS = ("patient_name", "patient_address", "patient_resident_id",
-                           "midterm_certificate_number")
+    # Nothing about the patient is in clear in the audit trail (which the office administrator
+    # reads, and the detail view does not show them): a masked form and a keyed digest.
+    AUDIT_MASKED_FIELDS = (*PATIENT_FIELDS, "midterm_certificate_office")
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

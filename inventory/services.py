@@ -421,8 +421,9 @@ def _prepare_dispense(*, actor, institution: Organisation, people: dict, quantit
             % {"org": institution, "why": "; ".join(decision.messages)})
     physician = licensed_person(physician)
     if physician.organisation_id != institution.pk:
-        raise DomainError(_("%(name)s is not a physician of %(org)s.") % {"name": physician, "org": institution},
-                          code="physician_not_at_institution")
+        # By id, not by name: the caller may not see other organisations' staff.
+        raise DomainError(_("Person %(id)s is not a physician of %(org)s.") % {"id": physician.pk, "org": institution},
+                          code="physician_not_at_institution", details={"physician": physician.pk})
     decision = policies.is_licensed(physician, Licence.Kind.PHYSICIAN, on)
     if not decision:
         raise PhysicianNotLicensed(

@@ -108,3 +108,7 @@ class Alert(models.Model):
 
     def audit_organisation(self):
         return self.organisation
+
+    def audit_jurisdiction_code(self) -> str:
+        """The audit trail scopes an alert's entries as the alert itself is scoped."""
+        return self.jurisdiction_code
