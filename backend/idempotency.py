@@ -150,11 +150,17 @@ NUL_SHOWN_AS = "\u2400"  # ␀: PostgreSQL stores no NUL in text nor in jsonb
 
 
 def without_nul(value):
-    """`value` (text, or a JSON-like structure at any depth) with NUL shown as ␀, as
-    PostgreSQL's text and jsonb can hold it (an echoed scan may carry one). Used for the
-    stored replays here and for the scan log."""
+    """`value` (text, or a JSON-like structure at any depth) with NUL shown as ␀ and a lone
+    surrogate (JSON's "\\ud800", which no UTF-8 text holds) written out as "\\ud800", so that
+    PostgreSQL's text and jsonb and SQLite can store it (an echoed scan may carry either).
+    Used for the stored replays here and for the scan log."""
     if isinstance(value, str):
-        return value.replace("\x00", NUL_SHOWN_AS)
+        value = value.replace("\x00", NUL_SHOWN_AS)
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "backslashreplace").decode()
+        return value
     if isinstance(value, dict):
         return {without_nul(k): without_nul(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -222,15 +222,17 @@ class ScanView(UploadLimitMixin, APIView):
             raise serializers.ValidationError(_("Send an object with a code or an image."), code="not_an_object")
         action = request.data.get("action") or ScanAction.LOOKUP
         scan.action = action if action in ScanAction.values else ScanAction.LOOKUP
-        if request.data.get("image") is not None:
+        if request.data.get("image") not in (None, ""):
             scan.source = ScanLog.Source.IMAGE
-        scan.raw = str(request.data.get("code") or "")
+        code = request.data.get("code")
+        scan.raw = "" if code is None else str(code)  # logged as sent, even if refused below
         data = ScanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scan.action = data.validated_data["action"]
         image = data.validated_data.get("image")
         if image is not None:
             return self._photo(request, scan, image)
+        scan.raw = data.validated_data.get("code", scan.raw)
         payload = codec.parse(scan.raw)
         scan.payload = payload
         return self._act(request, scan, payload)

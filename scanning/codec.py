@@ -56,7 +56,13 @@ from typing import Any, ClassVar
 from biip import ParseError
 from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS, GS1ApplicationIdentifier
 from biip.gs1_element_strings import GS1ElementString
-from django.utils.translation import gettext_noop
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for makemessages (which looks for this name) without Django: the
+    codec must work without settings; the API translates the template at answer time."""
+    return message
+
 
 __all__ = [
     "BATCH_LABEL_PREFIX",
@@ -262,6 +268,22 @@ def gtin_is_valid(value: str) -> bool:
     )
 
 
+def upce_to_upca(upce: str) -> str:
+    """The 12-digit UPC-A a zero-suppressed 8-digit UPC-E (number system, six digits, check
+    digit) stands for; the check digit is the same."""
+    ns, d, check = upce[0], upce[1:7], upce[7]
+    last = d[5]
+    if last in "012":
+        body = d[0:2] + last + "0000" + d[2:5]
+    elif last == "3":
+        body = d[0:3] + "00000" + d[3:5]
+    elif last == "4":
+        body = d[0:4] + "00000" + d[4]
+    else:
+        body = d[0:5] + "0000" + last
+    return ns + body + check
+
+
 def device_tag_text(device_id: int | str) -> str:
     """`DV-` + the device id zero-padded to 8 digits (also accepts "DV-42" / "42")."""
     body = str(device_id)
@@ -275,7 +297,9 @@ def device_tag_text(device_id: int | str) -> str:
 def batch_label_text(product_id: int, lot: str) -> str:
     """`BT-<product id>-<lot>`; raises ValueError on what would not read back the same."""
     text = f"{BATCH_LABEL_PREFIX}{int(product_id)}-{lot}"
-    if int(product_id) < 1 or not _BATCH_BODY.fullmatch(text[len(BATCH_LABEL_PREFIX):]):
+    # A lot holding a wedge separator spelling (<GS>, ^]...) would be read back with a GS in it.
+    if (int(product_id) < 1 or not _BATCH_BODY.fullmatch(text[len(BATCH_LABEL_PREFIX):])
+            or _GS_TOKENS.search(lot)):
         raise ValueError(f"bad batch label for product {product_id!r}, lot {lot!r}")
     return text
 
@@ -322,10 +346,11 @@ _CSET82 = re.compile(r"[!\"%-?A-Z_a-z]{1,}")
 _AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _GS_TOKENS = re.compile(r"<GS>|\{GS\}|\[GS\]|\^\]|\\x1d|\\u001d|\u241d", re.IGNORECASE)
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_TRACE = re.compile(r"8\d{19}")
-_TRACE_SPACED = re.compile(r"8\d{3}(?:[ -]?\d{4}){4}")
-_DEVICE_BODY = re.compile(r"\d{1,12}")
-_BATCH_BODY = re.compile(rf"([1-9]\d{{0,17}})-([!-~](?:[ -~]{{0,{OWN_LABEL_MAX_BODY - 2}}}[!-~])?)")
+# re.ASCII: \d is 0-9 only (not "٤٢" or other scripts' digits, which no code carries).
+_TRACE = re.compile(r"8\d{19}", re.ASCII)
+_TRACE_SPACED = re.compile(r"8\d{3}(?:[ -]?\d{4}){4}", re.ASCII)
+_DEVICE_BODY = re.compile(r"\d{1,12}", re.ASCII)
+_BATCH_BODY = re.compile(rf"([1-9]\d{{0,17}})-([!-~](?:[ -~]{{0,{OWN_LABEL_MAX_BODY - 2}}}[!-~])?)", re.ASCII)
 _HRI_AI = re.compile(r"\((\d{2,4})\)")
 _DATE_AIS = frozenset({"11", "12", "13", "15", "16", "17"})
 _SWALLOW_DATE_AIS = frozenset({"11", "15", "17"})
@@ -360,7 +385,7 @@ def _parse(raw: object) -> Payload | ScanError:
         return _error("not_text", gettext_noop("the scan must be text"), None, _safe(raw))
     text = raw.strip(_STRIP)
     symbology = None
-    m = _AIM.match(text)
+    m = _AIM.match(text[:3].translate(_FULLWIDTH))  # "］Ｃ１" from an input method in full-width mode
     if m:
         symbology, text = m.group(), text[m.end():]
     if not text.strip(_STRIP + GS):
@@ -404,6 +429,8 @@ def _parse(raw: object) -> Payload | ScanError:
             return link
 
     digits = folded.replace(" ", "")
+    if symbology == "]E0" and len(digits) == 8 and digits.isascii() and digits.isdigit() and digits[0] in "01":
+        digits = upce_to_upca(digits)  # ]E0 with 8 digits is a UPC-E (an EAN-8 is ]E4)
     if symbology in EAN_SYMBOLOGIES:
         if not gtin_is_valid(digits):
             return _error("bad_gtin_check_digit", gettext_noop("%(digits)s is not an EAN/UPC with a valid check digit"),
@@ -442,10 +469,22 @@ def _lookup_ai(text: str) -> GS1ApplicationIdentifier | None:
 
 
 def _ai_lengths(ai: GS1ApplicationIdentifier) -> tuple[bool, int]:
-    """(variable?, maximum data length) from a format such as "N2+X..20" or "N4+N6+N..6"."""
-    parts = ai.format.split("+")[1:]
-    total = sum(int(re.sub(r"\D", "", p.split("..")[-1])) for p in parts)
-    return any(".." in p for p in parts), total
+    """(variable?, maximum data length) from a format such as "N2+X..20", "N4+N6+N..6",
+    "N4+N6[+N6]" (7007: an optional part makes the length variable) or "N4+N6+[-]" (4330:
+    an optional one-character flag)."""
+    return _AI_LENGTHS.get(ai.format) or _AI_LENGTHS.setdefault(ai.format, _lengths_of(ai.format))
+
+
+def _lengths_of(format: str) -> tuple[bool, int]:
+    parts = format.split("+")[1:]
+    total = 0
+    for part in parts:
+        digits = re.sub(r"\D", "", part.strip("[]").split("..")[-1])
+        total += int(digits) if digits else 1
+    return any(".." in p or "[" in p for p in parts), total
+
+
+_AI_LENGTHS: dict[str, tuple[bool, int]] = {}
 
 
 @dataclass
@@ -454,6 +493,7 @@ class _Element:
     value: str
     parsed: GS1ElementString | None = None
     variable: bool = False
+    terminated: bool = False  # a variable-length value that a GS ended (not the end of the message)
 
 
 def _split(text: str) -> list[_Element] | ScanError:
@@ -474,17 +514,22 @@ def _split(text: str) -> list[_Element] | ScanError:
             return _error("unknown_ai", gettext_noop("no known GS1 application identifier: %(text)s"), params, text)
         start = pos + len(ai.ai)
         variable, length = _ai_lengths(ai)
+        terminated = False
         if variable:
             end = text.find(GS, start)
-            end = len(text) if end < 0 else end
-        else:
-            end = start + length
-        out.append(_Element(ai=ai, value=text[start:end], variable=variable))
+            terminated = end >= 0
+            end = end if terminated else len(text)
+        else:  # a fixed-length value ends early at a GS: it is then short, and said so
+            end = text.find(GS, start, start + length)
+            end = start + length if end < 0 else end
+        out.append(_Element(ai=ai, value=text[start:end], variable=variable, terminated=terminated))
         pos = end
     return out
 
 
 def _parse_element_string(text: str, raw: str, symbology: str | None, *, hri: bool = False) -> Payload | ScanError:
+    if not text.isascii():
+        return _not_ascii(text, raw, symbology)
     split = _split(text)
     if isinstance(split, ScanError):
         return replace(split, raw=raw, symbology=symbology)
@@ -506,7 +551,7 @@ def _check_element(el: _Element, raw: str, symbology: str | None, *, hri: bool,
         return _error(code, template, {"ai": ai, **params}, raw, ai=ai, symbology=symbology, details=details)
 
     if el.variable and not hri:
-        swallowed = _swallowed(value, present)
+        swallowed = _swallowed(value, present, terminated=el.terminated)
         if swallowed is not None:
             inner_ai, at, length = swallowed
             inner = value[at:at + length]
@@ -569,23 +614,31 @@ def _valid_fixed(text: str) -> tuple[str, int] | None:
     return None
 
 
-def _swallowed(value: str, present: frozenset[str] = frozenset()) -> tuple[str, int, int] | None:
+def _swallowed(value: str, present: frozenset[str] = frozenset(), *,
+              terminated: bool = False) -> tuple[str, int, int] | None:
     """Heuristic: did this variable-length value swallow the fields after it?
 
     Yes when, from some position after its first character, the value holds an AI with a
     valid fixed-length value (a GTIN with the right check digit, or a real date for 11, 15
-    or 17) that the message does not carry on its own, and what follows that element is
-    nothing or again splits into valid GS1 fields. Returns (AI, position, length).
+    or 17) that the message does not carry on its own, and what follows that element again
+    splits into valid GS1 fields; or, when the value runs to the end of the message, it ends
+    in a swallowed (01) GTIN or (17) expiry (lot, then expiry, without the separator).
+    Returns (AI, position, length).
 
-    A lot that genuinely ends in, say, "17" + a valid date while the message has no (17)
-    of its own cannot be told from a swallowed field; `render_gs1` refuses to print one."""
+    Not flagged, because lots look like that: a value a GS ended, or a (11) or (15) date at
+    the very end: lots numbered by date ("2411150101" holds "11" + 150101) are common, and a
+    lot the scanner's GS closed was not missing its separator. A lot that genuinely ends in
+    "17" + a valid date while the message has no (17) of its own cannot be told from a
+    swallowed field; `render_gs1` refuses to print one."""
     for at in range(1, len(value) - 7):
         hit = _valid_fixed(value[at:])
         if hit is None or hit[0] in present:
             continue
         ai, length = hit
         tail = value[at + length:]
-        if not tail or _splits_cleanly(tail):
+        if tail and _splits_cleanly(tail):
+            return ai, at, length
+        if not tail and not terminated and ai in ("01", "17"):
             return ai, at, length
     return None
 
@@ -631,7 +684,15 @@ def _payload(elements: list[_Element], raw: str, symbology: str | None) -> Gs1Pa
                       **fields)
 
 
+def _not_ascii(text: str, raw: str, symbology: str | None) -> ScanError:
+    at = next(i for i, c in enumerate(text) if not c.isascii())
+    return _error("bad_value", gettext_noop("GS1 data is ASCII: %(char)s at position %(position)s is not"),
+                  {"char": repr(text[at]), "position": at}, raw, symbology=symbology)
+
+
 def _parse_hri(text: str, raw: str, symbology: str | None) -> Payload | ScanError:
+    if not text.isascii():
+        return _not_ascii(text, raw, symbology)
     compact = "".join(text.split())
     pieces = _HRI_AI.split(compact)
     # pieces: ["", ai, value, ai, value, ...]
@@ -660,7 +721,24 @@ def _parse_digital_link(text: str, raw: str, symbology: str | None) -> Payload |
     try:
         link = GS1DigitalLinkURI.parse(text)
     except (ParseError, ValueError):
-        return None
+        return _digital_link_error(text, raw, symbology)
     element_string = GS.join(es.ai.ai + es.value for es in link.element_strings)
     result = _parse_element_string(element_string, raw, symbology, hri=True)
     return result
+
+
+_DL_PAIR = re.compile(r"/(\d{2,4})/([^/?#]+)", re.ASCII)
+
+
+def _digital_link_error(text: str, raw: str, symbology: str | None) -> ScanError | None:
+    """A Digital Link biip refused: the reason, if its (AI)/value path pairs from /01/ on
+    say what is wrong with them (a lot over 20 characters, a bad check digit...); None
+    (plain text) when they do not even look like GS1."""
+    from urllib.parse import unquote
+
+    path = text[text.find("/01/"):].split("?", 1)[0].split("#", 1)[0]
+    pairs = _DL_PAIR.findall(path)
+    if not pairs or pairs[0][0] != "01":
+        return None
+    result = _parse_hri("".join(f"({ai}){unquote(value)}" for ai, value in pairs), raw, symbology)
+    return result if isinstance(result, ScanError) else None

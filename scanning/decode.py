@@ -80,6 +80,9 @@ _ZBAR_NAMES = {
 # The AIM identifier of GS1 content per symbology (libzbar gives a flag, not an identifier).
 _GS1_AIM = {"code128": "]C1", "qr": "]Q3", "datamatrix": "]d2", "databar": "]e0", "databar-expanded": "]e0"}
 _ZBAR_GS1_AIM = _GS1_AIM
+# libzbar names EAN/UPC symbols without an AIM identifier; these say which: the codec reads an
+# 8-digit ]E0 as a UPC-E (zero-suppressed UPC-A), an 8-digit ]E4 as an EAN-8.
+_ZBAR_EAN_AIM = {"ean13": "]E0", "upca": "]E0", "upce": "]E0", "ean8": "]E4"}
 _ZXING_NAMES = {
     "Code128": "code128",
     "DataMatrix": "datamatrix",
@@ -184,8 +187,8 @@ def _zbar_read(gray: Image.Image) -> list[_Raw]:
                     (_zbar.zbar_symbol_get_loc_x(symbol, i), _zbar.zbar_symbol_get_loc_y(symbol, i))
                     for i in range(_zbar.zbar_symbol_get_loc_size(symbol))
                 ]
-                out.append(_Raw(PYZBAR, name, _zbar_text(data, name), _ZBAR_GS1_AIM.get(name) if gs1 else None,
-                                points))
+                aim = _ZBAR_GS1_AIM.get(name) if gs1 else _ZBAR_EAN_AIM.get(name)
+                out.append(_Raw(PYZBAR, name, _zbar_text(data, name), aim, points))
     return out
 
 

@@ -68,6 +68,17 @@ GS1_OK = [
     ("lot with an embedded AI already present is no swallow", f"01{GTIN}1726123110A17250101",
      dict(lot="A17250101", expiry=dt.date(2026, 12, 31))),
     ("lot with an invalid embedded date is no swallow", f"01{GTIN}10LOT17991399", dict(lot="LOT17991399")),
+    ("lot numbered by date, closed by a GS", f"]C101{GTIN}102411150101{GS}17260100",
+     dict(lot="2411150101", expiry=dt.date(2026, 1, 31))),
+    ("lot numbered by date, last", f"]C101{GTIN}172601001020241115", dict(lot="20241115")),
+    ("a (11)-like date at the end of a last lot is the lot's", f"]C101{GTIN}1726010010A11240520",
+     dict(lot="A11240520")),
+    ("4330 (N6 + optional flag)", f"]C101{GTIN}4330001234-{GS}10L1",
+     dict(lot="L1", other=(("4330", "001234-"),))),
+    ("4331 without its flag, last", f"]C101{GTIN}4331001234", dict(other=(("4331", "001234"),))),
+    ("7007 date range: one date then a GS", f"]C101{GTIN}7007240101{GS}10ABC",
+     dict(lot="ABC", other=(("7007", "240101"),))),
+    ("full-width AIM from a Chinese IME", "］Ｃ１" + f"01{GTIN}10AB", dict(lot="AB", symbology="]C1")),
     ("lot of exactly 20", f"01{GTIN}10" + "A" * 20, dict(lot="A" * 20)),
     ("serial of exactly 20", f"01{GTIN}21" + "9" * 20, dict(serial="9" * 20)),
     ("GS1 Digital Link", f"https://id.gs1.org/01/{GTIN}/10/ABC1?17=261231",
@@ -121,9 +132,27 @@ def test_trace_code(raw, product):
     assert result.code == product + result.rest
 
 
-@pytest.mark.parametrize("raw", ["8123456000000000001", "812345600000000000123", "71234560000000000012"])
+@pytest.mark.parametrize("raw", ["8123456000000000001", "812345600000000000123", "71234560000000000012",
+                                 "8888888888888888888\u0663"])  # an Arabic-Indic digit is not a digit of a code
 def test_not_a_trace_code(raw):
     assert not isinstance(parse(raw), TraceCodePayload)
+
+
+def test_a_device_tag_has_ascii_digits():
+    assert parse("DV-\u0664\u0662").code == "bad_own_label"
+
+
+def test_the_codec_needs_no_django_settings():
+    """Every path, errors included, in a process without Django configured."""
+    import subprocess
+    import sys
+
+    script = ("from scanning.codec import parse; "
+              "print(parse('').code, parse(']C101095060001343').code, type(parse('8' * 20)).__name__)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         cwd=str(__import__("pathlib").Path(codec.__file__).resolve().parent.parent), check=True)
+    assert out.stdout.split() == ["empty", "bad_value", "TraceCodePayload"]
 
 
 # --- our labels ----------------------------------------------------------------------------------
@@ -154,7 +183,8 @@ def test_own_label_prefixes_cannot_collide():
     for bad in (0, "abc", "DV-", -3):
         with pytest.raises(ValueError):
             codec.device_tag_text(bad)
-    for bad in ((0, "L1"), (1, ""), (1, "a\u00e9")):
+    # ... nor a lot that would not read back: a wedge separator spelling becomes a GS.
+    for bad in ((0, "L1"), (1, ""), (1, "a\u00e9"), (1, "A^]B"), (1, "A<GS>B"), (1, "A\\x1dB")):
         with pytest.raises(ValueError):
             codec.batch_label_text(*bad)
 
@@ -165,6 +195,8 @@ PLAIN = [
     ("free text", "hello", None),
     ("EAN-13 on a Chinese pack", "6901234567892", CN_GTIN),
     ("EAN-13 with AIM ]E0", "]E06901234567892", CN_GTIN),
+    ("UPC-E with AIM ]E0: the UPC-A it stands for", "]E004252614", "00042100005264"),
+    ("EAN-8 with AIM ]E4", "]E496385074", "00000096385074"),
     ("13 digits with a wrong check digit are just text", "6901234567893", None),
     ("digits starting 10 are not GS1 without an AIM", "102030405060708090", None),
     ("digits that do not split into GS1 AIs", "31001171800000017989625355702636", None),
@@ -201,11 +233,15 @@ ERRORS = [
     ("lot swallowed the expiry", f"01{GTIN}10ABC17261231", "swallowed_field"),
     ("lot swallowed expiry and serial", f"01{GTIN}10ABC1726123121XYZ", "swallowed_field"),
     ("lot swallowed a day-00 expiry", f"01{GTIN}10ABC17261200", "swallowed_field"),
-    ("lot swallowed the production date", f"01{GTIN}10ABC11250101", "swallowed_field"),
-    ("lot swallowed best-before", f"01{GTIN}10ABC15250101", "swallowed_field"),
+    ("lot swallowed the production date and a serial", f"01{GTIN}10ABC1125010121XYZ", "swallowed_field"),
+    ("lot swallowed best-before and a serial", f"01{GTIN}10ABC1525010121XYZ", "swallowed_field"),
+    ("lot swallowed a GTIN at the end", f"]C117261231{GS}10A01{GTIN}", "swallowed_field"),
+    ("a fixed-length value cut short by a GS", f"]C101{GTIN}172601{GS}10AB", "bad_value"),
+    ("GS1 with another script's digit", f"]C101{GTIN[:-1]}\u0662", "bad_value"),
     ("serial swallowed the GTIN", f"]C121SER01{GTIN}17261231", "swallowed_field"),
     ("swallow and too long: swallow is the better reason", f"01{GTIN}10ABCDEFGHIJ1726123121SERIAL123",
      "swallowed_field"),
+    ("Digital Link with a lot of 30", f"https://id.gs1.org/01/{GTIN}/10/" + "A" * 30, "lot_too_long"),
     ("unknown AI after GS", f"01{GTIN}{GS}2712345", "unknown_ai"),
     ("unknown AI with AIM", "]C12712345", "unknown_ai"),
     ("unknown AI printed", f"(01){GTIN}(27)123", "unknown_ai"),
@@ -302,7 +338,7 @@ def test_render_gs1():
         (GTIN, "260230", "L1"),  # 30 February
         (GTIN, "261231", "A" * 21),  # lot too long
         (GTIN, "261231", "批号1"),  # not GS1 set 82
-        (GTIN, "261231", "A11250101"),  # would read back as a swallowed (11)
+        (GTIN, "261231", "A1125010121XYZ"),  # would read back as a swallowed (11) and (21)
     ],
 )
 def test_render_gs1_refuses_what_would_not_read_back(gtin, expiry, lot):

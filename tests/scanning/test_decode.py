@@ -206,3 +206,15 @@ def test_time_budget_bounds_the_work_after_the_first_pass(monkeypatch):
     monkeypatch.setattr(decode, "_variants", lambda image: pytest.fail("preprocessing started"))
     assert decode_image(Image.new("L", (400, 300), 255), time_budget=0) == []
     assert calls == [{"fast": True}]  # only the DataMatrix pass of the first pass
+
+
+@pytest.mark.parametrize(("upce", "gtin"), [("04252614", "00042100005264"), ("01234565", "00012345000065")])
+def test_a_upc_e_is_read_as_the_gtin_it_stands_for(upce, gtin):
+    """libzbar returns a UPC-E as its 8 digits: read as a GTIN-8 that would be another number
+    (or none). The codec expands it to its UPC-A, as zxing-cpp does."""
+    made = zxingcpp.create_barcode(upce, zxingcpp.BarcodeFormat.UPCE).to_image(scale=4)
+    height, width = made.shape[:2]
+    image = ImageOps.expand(Image.frombytes("L", (width, height), memoryview(made).tobytes()), 40, fill=255)
+    (code,) = decode_image(image)
+    assert isinstance(code.payload, PlainPayload) and code.payload.gtin == gtin, code
+    assert parse("]E0" + upce).gtin == gtin

@@ -502,3 +502,13 @@ def test_scan_log_detail_visibility(county, client_for):
     assert client_for(county.clerk).get(f"/api/scans/{log_id}/").status_code == 404
     assert client_for(county.other.inspector).get(f"/api/scans/{log_id}/").status_code == 404
     assert client_for(county.pharmacist).post("/api/scans/", {}, format="json").status_code == 405
+
+
+def test_a_code_sent_as_a_json_number_is_read_as_its_digits(county, client_for):
+    """A client that sends the EAN as a number (or 0) gets it read, not 'nothing was scanned'."""
+    r = client_for(county.pharmacist).post(URL, {"code": 6901234567892}, format="json")
+    assert r.status_code == 200, r.json()
+    assert r.json()["raw"] == "6901234567892" and r.json()["payload"]["gtin"] == "06901234567892"
+    r = client_for(county.pharmacist).post(URL, {"code": 0}, format="json")
+    assert r.status_code == 200 and r.json()["raw"] == "0"
+    assert [log.raw for log in ScanLog.objects.order_by("pk")] == ["6901234567892", "0"]

@@ -54,3 +54,21 @@ def test_nul_in_an_action_context_is_refused_not_500(county, client_for):
                                                  "patient_name": "王\x00"}, format="json")
     assert r.status_code == 400
     assert ScanLog.objects.get().status_code == 400
+
+
+@pytest.mark.parametrize("code", ["\ud800", "DV-\ud800", "]C1\ud800", "(10)\ud800", "\udfff" * 3])
+@pytest.mark.parametrize("key", [None, "sur-1"])
+def test_a_lone_surrogate_is_refused_and_logged_not_500(county, client_for, code, key):
+    """JSON may carry "\\ud800", which no UTF-8 text can hold: a 400, and the log row keeps
+    it written out (as for NUL, the database would refuse the character itself)."""
+    body = __import__("json").dumps({"code": code})  # ensure_ascii: the escape travels as text
+    extra = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    client = client_for(county.pharmacist)
+    r = client.post(URL, body, content_type="application/json", **extra)
+    assert r.status_code == 400
+    log = ScanLog.objects.get()
+    assert log.status_code == 400 and "\\ud" in log.raw
+    if key:
+        again = client.post(URL, body, content_type="application/json", **extra)
+        assert again.status_code == 400 and again.headers.get("Idempotent-Replayed") == "true"
+        assert ScanLog.objects.count() == 1
