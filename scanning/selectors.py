@@ -23,6 +23,7 @@ where the caller may see them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,9 @@ FLAG_MESSAGES = {
     "batch_held_elsewhere": _("Your organisation's books do not show this batch, while other holders hold it."),
     "code_unknown": _("The code is unknown to the system."),
     "batch_unknown": _("The product is known, but this lot is not registered."),
+    "separator_missing": _("The scanner sent lot and serial as one (%(scanned_lot)s): read as lot %(lot)s, "
+                           "serial %(serial)s, the lot registered for this product. Check the scanner's "
+                           "FNC1/GS setting."),
     "pack_unknown": _("The product is known, but this pack code is not registered."),
     "device_unregistered": _("No registered device carries this code."),
     "device_sealed": _("The device is sealed."),
@@ -211,6 +215,25 @@ def _pack(*codes: str | None) -> PackCode | None:
     return PackCode.objects.select_related("batch__product").filter(code__in=wanted).first()
 
 
+def _lot_and_serial(p: codec.Gs1Payload, product: DrugProduct) -> codec.Gs1Payload | None:
+    """A keyboard-wedge scanner that drops the GS between (10) lot and (21) serial sends
+    "10LOT21SER": a lot "LOT21SER" that the codec cannot tell from a real one. Called when the
+    lot is not registered for the product: if exactly one split at a "21" gives a lot that is,
+    the payload with that lot and the serial after it; else None (not a guess)."""
+    splits = {p.lot[:i]: p.lot[i + 2:] for i in range(1, len(p.lot) - 2) if p.lot[i:i + 2] == "21"}
+    if not splits:
+        return None
+    known = list(Batch.objects.filter(product=product, lot_number__in=list(splits)).values_list(
+        "lot_number", flat=True))
+    if len(known) != 1:
+        return None
+    lot = known[0]
+    corrected = codec.parse(p.hri.replace(f"(10){p.lot}", f"(10){lot}(21){splits[lot]}", 1))
+    if not isinstance(corrected, codec.Gs1Payload) or (corrected.lot, corrected.serial) != (lot, splits[lot]):
+        return None
+    return dataclasses.replace(corrected, raw=p.raw, symbology=p.symbology)
+
+
 def _resolve(lookup: Lookup, user) -> None:
     p = lookup.payload
     if isinstance(p, codec.Gs1Payload):
@@ -229,6 +252,13 @@ def _resolve(lookup: Lookup, user) -> None:
                 lookup.flag("expiry_mismatch", printed=p.expiry.isoformat(), expiry_date=batch.expiry_date.isoformat())
             return
         product = product_by_gtin(p.gtin) if p.gtin and pack is None else None
+        if pack is None and product is not None and p.lot and p.serial is None:
+            corrected = _lot_and_serial(p, product)
+            if corrected is not None:
+                lookup.payload = corrected
+                lookup.flag("separator_missing", scanned_lot=p.lot, lot=corrected.lot, serial=corrected.serial)
+                _resolve(lookup, user)
+                return
         if pack is not None:
             lookup.entity, lookup.pack, lookup.batch, lookup.product = "pack", pack, pack.batch, pack.batch.product
         elif product is None:

@@ -512,3 +512,30 @@ def test_a_code_sent_as_a_json_number_is_read_as_its_digits(county, client_for):
     r = client_for(county.pharmacist).post(URL, {"code": 0}, format="json")
     assert r.status_code == 200 and r.json()["raw"] == "0"
     assert [log.raw for log in ScanLog.objects.order_by("pk")] == ["6901234567892", "0"]
+
+
+def test_lot_and_serial_run_together_are_read_when_the_lot_is_registered(county, client_for):
+    """A wedge scanner that drops the GS between (10) and (21) sends "10LOT21SER": the codec
+    cannot tell, the registry can: one registered lot before a "21" -> that lot and serial."""
+    batch = gs1_batch()
+    gtin = batch.product.gtins[0]
+    stock_with_packs(county, batch, 12, [f"01{gtin}21SER0001"])
+    merged = "]C1" + gs1_text(batch) + "21SER0001"  # (01)(17)(10) lot last, then (21) without the GS
+    r = scan(client_for(county.pharmacist), merged)
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["entity"] == "pack" and body["batch"]["id"] == batch.pk
+    assert body["payload"]["lot"] == batch.lot_number and body["payload"]["serial"] == "SER0001"
+    (flag,) = [f for f in body["flags"] if f["code"] == "separator_missing"]
+    assert flag["details"] == {"scanned_lot": batch.lot_number + "21SER0001", "lot": batch.lot_number,
+                               "serial": "SER0001"}
+    log = ScanLog.objects.get()
+    assert log.pack_code.code == f"01{gtin}21SER0001" and "separator_missing" in log.flags
+    assert log.payload["lot"] == batch.lot_number + "21SER0001"  # the log keeps what was scanned
+
+    # A serial the registry does not know: still that batch, the pack flagged unknown.
+    r = scan(client_for(county.pharmacist), "]C1" + gs1_text(batch) + "21SER9999")
+    assert r.json()["entity"] == "batch" and {"separator_missing", "pack_unknown"} <= flags(r)
+    # No registered lot before a "21": not guessed.
+    r = scan(client_for(county.pharmacist), "]C1" + gs1_text(batch) + "X21SER0001")
+    assert r.json()["entity"] == "product" and flags(r) == {"batch_unknown"}
