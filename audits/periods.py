@@ -20,7 +20,9 @@ DEFAULT_DUE_DAY = 5  # "次月5日前" (DOMAIN.md): overridable per jurisdiction
 def parse_month(value: str | None) -> dt.date:
     """'2026-10' (or '2026-10-01') -> date(2026, 10, 1)."""
     m = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", (value or "").strip())
-    if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:  # there is no year 0000
+    # Years 0002-9998: there is no year 0000, and the month before 0001-01 or after 9999-12
+    # (which reconciliations and closings need) is not a date either.
+    if not m or not 1 <= int(m[2]) <= 12 or not 2 <= int(m[1]) <= 9998:
         raise InvalidInput(_("month is YYYY-MM, e.g. 2026-10."), code="invalid_month")
     return dt.date(int(m[1]), int(m[2]), 1)
 

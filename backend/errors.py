@@ -108,9 +108,25 @@ def _first_message(details) -> str | None:
 
 def envelope(code: str, message, details=None, status_code: int = 400, headers=None) -> Response:
     return Response(
-        {"error": {"code": code, "message": force_str(message), "details": details}},
+        {"error": {"code": code, "message": _encodable(force_str(message)), "details": _encodable(details)}},
         status=status_code, headers=headers,
     )
+
+
+def _encodable(value):
+    """`value` with any lone surrogate written out ("\\ud800"): a refusal that echoes the
+    input ('"\\ud800" is not a valid choice') must still render as UTF-8 JSON, not be a 500."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode()
+        return value
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def error_body(exc) -> tuple[str, object, object, int] | None:

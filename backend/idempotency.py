@@ -86,7 +86,11 @@ def purge_expired(*, now=None) -> int:
 
 
 def request_fingerprint(request) -> str:
-    """SHA-256 over method, full path and the body (JSON bodies canonicalised)."""
+    """SHA-256 over method, full path and the body (JSON bodies canonicalised; a multipart
+    form by its fields and its files' contents, so that a retry which re-encodes the form
+    with another boundary, as phone clients do, is the same request)."""
+    if (request.content_type or "").startswith("multipart/form-data"):
+        return _digest(request, _multipart_canonical(request))
     try:
         raw = request._request.body
         try:
@@ -95,9 +99,29 @@ def request_fingerprint(request) -> str:
             body = raw
     except RawPostDataException:  # the stream was already parsed
         body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str).encode()
+    return _digest(request, body)
+
+
+def _digest(request, body: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b"\n" + request.get_full_path().encode() + b"\n")
     digest.update(hashlib.sha256(body).digest())
+    return digest.hexdigest()
+
+
+def _multipart_canonical(request) -> bytes:
+    files = request.FILES
+    fields = {name: request.data.getlist(name) for name in request.data if name not in files}
+    contents = {name: [_file_sha256(f) for f in files.getlist(name)] for name in files}
+    return json.dumps({"fields": fields, "files": contents}, sort_keys=True, ensure_ascii=False,
+                      cls=DjangoJSONEncoder, default=str).encode("utf-8", "backslashreplace")
+
+
+def _file_sha256(upload) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
     return digest.hexdigest()
 
 
@@ -190,6 +214,9 @@ def idempotent(view_method):
             return envelope("idempotency_key_invalid",
                             _("The Idempotency-Key header may have at most %(n)d characters.") % {"n": MAX_KEY_LENGTH},
                             None, 400)
+        if not key.isprintable():  # a NUL or a control character: no database stores the first
+            return envelope("idempotency_key_invalid",
+                            _("The Idempotency-Key header may hold printable characters only."), None, 400)
         endpoint = endpoint_name(request)
         fingerprint = request_fingerprint(request)
         row, existing = _claim(request.user, endpoint, key, fingerprint)

@@ -58,7 +58,8 @@ def _jurisdiction_scope(request) -> tuple[str | None, int | None, Jurisdiction |
     code = request.query_params.get("jurisdiction")
     if user.is_authority or visibility.sees_everything(user):
         if code:
-            jurisdiction = Jurisdiction.objects.filter(code=code).first()
+            # Codes are digits; anything else (a NUL, which PostgreSQL refuses in a query) is unknown.
+            jurisdiction = Jurisdiction.objects.filter(code=code).first() if code.isascii() and code.isdigit() else None
             if jurisdiction is None:
                 raise InvalidInput(_("Unknown jurisdiction %(code)s.") % {"code": code}, code="invalid_filter")
             if not visibility.in_jurisdiction(user, jurisdiction):

@@ -213,6 +213,8 @@ class LicenceViewSet(UploadLimitMixin, RegistryViewSet):
         if user.is_authority:
             raise Forbidden(_("Inspectors read the registry; office administrators change it."),
                             code="office_admin_required")
+        if not hasattr(request.data, "keys"):  # a list or a string: DRF's 400, as everywhere else
+            s.LicenceScanSerializer(licence, data=request.data, partial=True).is_valid(raise_exception=True)
         locked = set(request.data.keys()) - {"scan"}
         if locked:
             raise Forbidden(

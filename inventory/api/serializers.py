@@ -288,6 +288,16 @@ class DispenseDetailSerializer(DispenseListSerializer):
         }
 
 
+class PackCodeField(serializers.SlugRelatedField):
+    """A registered pack code by its text. A NUL is refused before the lookup (PostgreSQL
+    refuses it in a query, which would be a 500): no code carries one."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\u2400"))
+        return super().to_internal_value(data)
+
+
 class DispenseWriteSerializer(LeanFieldsMixin, serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False)
     patient_name = serializers.CharField(max_length=100)
@@ -299,7 +309,7 @@ class DispenseWriteSerializer(LeanFieldsMixin, serializers.Serializer):
     pregnancy_status = serializers.CharField(max_length=200)
     gestational_weeks = serializers.IntegerField(min_value=0, max_value=45)
     batch = PrimaryKeyField(queryset=Batch.objects.all(), required=False)
-    pack_code = serializers.SlugRelatedField(slug_field="code", queryset=PackCode.objects.all(), required=False)
+    pack_code = PackCodeField(slug_field="code", queryset=PackCode.objects.all(), required=False)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     dose = serializers.CharField(max_length=100)
     prescription_number = serializers.CharField(max_length=60)

@@ -14,6 +14,7 @@ the exam register (孕妇超声波诊断检查登记表).
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from django.conf import settings
@@ -58,7 +59,13 @@ def identity_key(brand: str, model: str, serial: str) -> str:
     def norm(value: str) -> str:
         return re.sub(r"[\W_]+", "", value or "").upper()
 
-    return f"{norm(brand)}|{norm(model)}|{norm(serial)}"
+    key = f"{norm(brand)}|{norm(model)}|{norm(serial)}"
+    if len(key) > IDENTITY_MAX:  # upper-casing lengthens some letters ("ﬃ" -> "FFI"): fit the column
+        key = key[:IDENTITY_MAX - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+IDENTITY_MAX = 310  # Device.identity and DeviceRefusal.identity
 
 
 class Device(models.Model):
@@ -70,7 +77,7 @@ class Device(models.Model):
     manufactured_on = models.DateField(_("manufacture date"))
     purchased_on = models.DateField(_("purchase date"))
     serial_number = models.CharField(_("factory serial number"), max_length=100, db_index=True)
-    identity = models.CharField(_("brand + model + serial (normalised)"), max_length=310, unique=True)
+    identity = models.CharField(_("brand + model + serial (normalised)"), max_length=IDENTITY_MAX, unique=True)
     main_use = models.CharField(_("main use"), max_length=300)
     asset_tag = models.CharField(_("asset tag"), max_length=32, unique=True, null=True, blank=True)
     seal_image = models.CharField(_("the institution's seal (公章) image"), max_length=200)
@@ -228,7 +235,7 @@ class DeviceRefusal(models.Model):
     brand = models.CharField(max_length=100, blank=True)
     model = models.CharField(max_length=100, blank=True)
     serial_number = models.CharField(max_length=100, blank=True, db_index=True)
-    identity = models.CharField(max_length=310, blank=True, db_index=True)
+    identity = models.CharField(max_length=IDENTITY_MAX, blank=True, db_index=True)
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.PROTECT, related_name="refusals",
                                help_text=_("the device already filed (duplicate), transferred or examined on"))
     details = models.JSONField(default=dict, blank=True)
