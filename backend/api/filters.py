@@ -8,7 +8,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.filters import FilterMethod
+from rest_framework.filters import OrderingFilter
 
+from backend.errors import InvalidInput
 from backend.models import Jurisdiction, Licence, Organisation, Person
 
 
@@ -153,3 +155,19 @@ class StaticFormFilterSet(django_filters.FilterSet):
         if "_form_class_cache" not in cls.__dict__:  # per class: a subclass builds its own
             cls._form_class_cache = super().get_form_class()
         return cls._form_class_cache
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`?ordering=` with a field the list cannot be sorted by is a 400 (`invalid_ordering`,
+    with the fields it can), not silently ignored: a list sorted otherwise than asked looks
+    sorted to whoever reads it."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        valid = super().remove_invalid_fields(queryset, fields, view, request)
+        invalid = [term for term in fields if term and term not in valid]
+        if invalid:
+            allowed = sorted(name for name, _label in self.get_valid_fields(queryset, view, {"request": request}))
+            raise InvalidInput(_("The list cannot be ordered by %(fields)s.") % {"fields": ", ".join(invalid)},
+                               code="invalid_ordering",
+                               details={"param": self.ordering_param, "invalid": invalid, "allowed": allowed})
+        return valid

@@ -98,6 +98,11 @@ class ExamInvalid(InvalidInput):
     code = "exam_invalid"
 
 
+class ExamBeforeFiling(ExamInvalid):
+    code = "exam_before_filing"
+    default_message = _("The device was not yet filed at the time of the exam.")
+
+
 class ExamMentionsSex(InvalidInput):
     code = "exam_mentions_fetal_sex"
     default_message = _("The exam register has no place for the fetal sex; remove it from the summary.")

@@ -223,6 +223,8 @@ class DeviceRefusal(models.Model):
         FILING = "filing", _("filing")
         TRANSFER = "transfer", _("transfer")
         EXAM = "exam", _("exam")
+        SCRAP = "scrap", _("scrapping")
+        OPERATOR = "operator", pgettext_lazy("refused act", "operator added")
 
     attempted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     act = models.CharField(_("refused act"), max_length=10, choices=Act.choices, default=Act.FILING)

@@ -39,7 +39,7 @@ Kind = DeviceEvent.Kind
 # Refusals worth keeping for inspectors, not only returning.
 RECORDED_REFUSALS = (
     errors.DuplicateFiling, errors.HolderNotAllowed, errors.OperatorNotLicensed, errors.CustodianNotLicensed,
-    errors.PersonNotAtHolder,
+    errors.PersonNotAtHolder, errors.DeviceSealed, errors.DeviceScrapped,
 )
 
 
@@ -103,6 +103,10 @@ def _check_operators_licensed(people: Sequence[Person], kind: str, on: dt.date, 
                     % {"date": on.isoformat(), "why": "; ".join(c.message for c in clauses)})
         exc.details["people"] = per_person
         raise exc
+
+
+def _device_fields(device: Device) -> dict:
+    return {"kind": device.kind, "brand": device.brand, "model": device.model, "serial_number": device.serial_number}
 
 
 def _record_refusal(exc: errors.DomainError, *, actor, holder, fields: dict, existing=None,
@@ -266,15 +270,17 @@ def device_transfer(*, actor, device: Device, to_holder: Organisation, custodian
         return _device_transfer(actor=actor, device=device, to_holder=to_holder, custodian=custodian,
                                 operators=operators, transferred_on=transferred_on, reason=reason, at=_now(at))
     except RECORDED_REFUSALS as exc:
-        _record_refusal(exc, actor=actor, holder=to_holder, existing=device, act=DeviceRefusal.Act.TRANSFER, fields={
-            "kind": device.kind, "brand": device.brand, "model": device.model, "serial_number": device.serial_number,
-        })
+        # Filed under the device's holder (whose inspectors follow the device), naming the
+        # organisation it was to go to.
+        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.TRANSFER,
+                        fields=_device_fields(device), details={"to_holder": to_holder.pk})
         raise
 
 
 @transaction.atomic
 def _device_transfer(*, actor, device, to_holder, custodian, operators, transferred_on, reason, at) -> Device:
     device = _locked(device)
+    permissions.check_may_manage(actor, device.holder)  # again: a concurrent transfer may have moved it
     before = _before(device)
     _refuse_if_closed(device)
     on = timezone.localdate(at)
@@ -283,6 +289,11 @@ def _device_transfer(*, actor, device, to_holder, custodian, operators, transfer
     if transferred_on > on or transferred_on < device.purchased_on:
         raise errors.BadDates(_("The transfer date must lie between the purchase date and today."),
                               code="device_transfer_date_invalid")
+    if transferred_on < device.duty_started_on:  # else the history shows it at two holders at once
+        raise errors.BadDates(
+            _("The transfer date cannot be before %(date)s, when the current holder took the device.")
+            % {"date": device.duty_started_on.isoformat()}, code="device_transfer_before_current_holder",
+            details={"not_before": device.duty_started_on.isoformat()})
     _check_holder(to_holder, device.kind, on)
     operators = _check_people(to_holder, device.kind, on, custodian, operators)
     late = days_late(transferred_on, on)
@@ -329,9 +340,19 @@ def device_unseal(*, actor, device: Device, reference: str, reason: str = "",
                        reference=reference.strip())
 
 
-@transaction.atomic
 def device_scrap(*, actor, device: Device, witness: str, reason: str = "", at: dt.datetime | None = None) -> Device:
-    """Scrap the device in front of a witness. A sealed device is evidence: not scrapped."""
+    """Scrap the device in front of a witness. A sealed device is evidence: not scrapped
+    (and the attempt is kept for inspectors)."""
+    try:
+        return _device_scrap(actor=actor, device=device, witness=witness, reason=reason, at=at)
+    except (errors.DeviceSealed, errors.DeviceScrapped) as exc:
+        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.SCRAP,
+                        fields=_device_fields(device))
+        raise
+
+
+@transaction.atomic
+def _device_scrap(*, actor, device: Device, witness: str, reason: str, at: dt.datetime | None) -> Device:
     device = _locked(device)
     permissions.check_may_manage(actor, device.holder)
     if not witness.strip():
@@ -351,9 +372,22 @@ def _transition(device: Device, kind: str, status: str, *, actor, at, **event_fi
     return device
 
 
-@transaction.atomic
 def device_operator_add(*, actor, device: Device, person: Person, reason: str = "",
                         at: dt.datetime | None = None) -> Device:
+    """Register one more operator. An unlicensed one, or one from another organisation, is
+    refused and the attempt kept for inspectors."""
+    try:
+        return _device_operator_add(actor=actor, device=device, person=person, reason=reason, at=at)
+    except (errors.OperatorNotLicensed, errors.PersonNotAtHolder, errors.DeviceSealed,
+            errors.DeviceScrapped) as exc:
+        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.OPERATOR,
+                        fields=_device_fields(device), details={"person": person.pk})
+        raise
+
+
+@transaction.atomic
+def _device_operator_add(*, actor, device: Device, person: Person, reason: str,
+                         at: dt.datetime | None) -> Device:
     device = _locked(device)
     permissions.check_may_manage(actor, device.holder)
     _refuse_if_closed(device)
@@ -401,7 +435,7 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 # Exam refusals kept for inspectors (never with the patient's name or full resident ID).
 RECORDED_EXAM_REFUSALS = (
     errors.DeviceSealed, errors.DeviceScrapped, errors.ExamOperatorNotLicensed, errors.ExamOperatorNotRegistered,
-    errors.ExamSecondOperatorRequired,
+    errors.ExamSecondOperatorRequired, errors.ExamMentionsSex, errors.ExamBeforeFiling, errors.HolderNotAllowed,
 )
 
 
@@ -420,9 +454,8 @@ def exam_record(*, actor, device: Device, performed_at: dt.datetime, patient_nam
             operator=operator, result_summary=result_summary, second_operator=second_operator, at=at,
         )
     except RECORDED_EXAM_REFUSALS as exc:
-        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.EXAM, fields={
-            "kind": device.kind, "brand": device.brand, "model": device.model, "serial_number": device.serial_number,
-        }, details={
+        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.EXAM,
+                        fields=_device_fields(device), details={
             "performed_at": performed_at.isoformat(), "operator": operator.pk,
             "second_operator": second_operator.pk if second_operator is not None else None,
         })
@@ -433,7 +466,12 @@ def exam_record(*, actor, device: Device, performed_at: dt.datetime, patient_nam
 def _exam_record(*, actor, device, performed_at, patient_name, patient_resident_id, gestational_weeks, indication,
                  operator, result_summary, second_operator, at) -> DeviceExam:
     device = _locked(device)  # a concurrent seal waits for this exam, or this exam sees the seal
-    permissions.check_may_record_exam(actor, device.holder)
+    # The register is the holder's at the time of the exam: after a transfer, an earlier exam
+    # is still the old holder's to record, and in its register.
+    then = device_state(device, at=performed_at)
+    holder = device.holder if then is None or then.holder_id == device.holder_id else Organisation.objects.select_related(
+        "jurisdiction").get(pk=then.holder_id)
+    permissions.check_may_record_exam(actor, holder)
     now = _now(at)
     if device.kind != DeviceKind.ULTRASOUND:
         raise errors.ExamNotUltrasound()
@@ -450,16 +488,16 @@ def _exam_record(*, actor, device, performed_at, patient_name, patient_resident_
         raise errors.ExamMentionsSex()
 
     _refuse_if_closed(device)  # sealed or scrapped now
-    then = device_state(device, at=performed_at)
     if then is None:
-        raise errors.ExamInvalid(_("The device was not yet filed at the time of the exam."),
-                                 code="exam_before_filing")
+        raise errors.ExamBeforeFiling()
     if then.status == DeviceStatus.SCRAPPED:
         raise errors.DeviceScrapped()
     if then.status == DeviceStatus.SEALED:
         raise errors.DeviceSealed(_("The device was sealed (查封) at the time of the exam."))
 
-    dual = device.holder.jurisdiction.setting("dual_signoff_required", False)
+    day = timezone.localdate(performed_at)
+    _check_holder(holder, device.kind, day)  # its practice licence valid that day, not revoked
+    dual = holder.jurisdiction.setting("dual_signoff_required", False)
     if dual and second_operator is None:
         raise errors.ExamSecondOperatorRequired()
     if second_operator is not None and second_operator.pk == operator.pk:
@@ -467,20 +505,26 @@ def _exam_record(*, actor, device, performed_at, patient_name, patient_resident_
                                                 code="exam_second_operator_same")
     signers = [operator] + ([second_operator] if second_operator is not None else [])
     unregistered = [p for p in signers if p.pk not in then.operator_ids]
+    departed = [p for p in signers if p.pk not in {u.pk for u in unregistered} and p.organisation_id != holder.pk]
+    if departed:  # registered on the device, but has since left the institution
+        raise errors.ExamOperatorNotRegistered(
+            _("%(people)s no longer works at %(holder)s.")
+            % {"people": ", ".join(p.name for p in departed), "holder": holder.name},
+            code="exam_operator_not_at_holder", details={"people": [p.pk for p in departed]},
+        )
     if unregistered:
         raise errors.ExamOperatorNotRegistered(
             _("%(people)s is not registered as an operator of this device.")
             % {"people": ", ".join(p.name for p in unregistered)},
             details={"people": [p.pk for p in unregistered]},
         )
-    day = timezone.localdate(performed_at)
     _check_operators_licensed(signers, device.kind, day, error=errors.ExamOperatorNotLicensed)
 
     exam = DeviceExam.objects.create(
         device=device, performed_at=performed_at, patient_name=patient_name.strip(),
         patient_resident_id=patient_resident_id, gestational_weeks=gestational_weeks, indication=indication,
         operator=operator, second_operator=second_operator, result_summary=result_summary,
-        recorded_by=_actor(actor), holder=device.holder,
+        recorded_by=_actor(actor), holder=holder,
     )
     audit_record(action="create", instance=exam, actor=actor)
     return exam

@@ -142,3 +142,14 @@ def test_a_nameplate_whose_letters_grow_when_upper_cased_fits_the_identity_colum
                           "seal_image": upload(name="seal2.png")}, format="multipart")
     assert 400 <= refused.status_code < 500, refused.content
     assert DeviceRefusal.objects.count() == 1
+
+
+def test_an_ordering_the_list_cannot_use_is_refused(county, client_for):
+    client = client_for(county.pharmacist)
+    r = client.get("/api/batches/", {"ordering": "-expiry_date,no_such_field"})
+    assert r.status_code == 400
+    err = error_of(r)
+    assert err["code"] == "invalid_ordering" and err["details"]["invalid"] == ["no_such_field"]
+    assert "expiry_date" in err["details"]["allowed"]
+    assert client.get("/api/batches/", {"ordering": "-expiry_date,lot_number"}).status_code == 200
+    assert client.get("/api/batches/", {"ordering": ""}).status_code == 200
