@@ -22,6 +22,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,7 +94,8 @@ def closing_rows(month: dt.date, *, holder_ids=None, jurisdiction_prefix: str | 
             "last_count_variance"):
         row = rows[(holder_id, batch_id)] = _blank(closing, in_transit)
         row["last_count_at"], row["last_counted"], row["last_count_variance"] = lc_at, lc, lcv
-    signed = dict(SignedClosing.objects.filter(holder_id__in=ids, month=prev).values_list("holder_id", "signed_at"))
+    signed = dict(SignedClosing.objects.filter(holder_id__in=ids, month=prev).annotate(
+        figures_at=Coalesce("recorded_at", "signed_at")).values_list("holder_id", "figures_at"))
 
     # 2. openings summed from the ledger for holders whose previous month is not signed
     #    (only those: once every holder signs, no query reads history)
@@ -140,9 +142,9 @@ def closing_rows(month: dt.date, *, holder_ids=None, jurisdiction_prefix: str | 
         late = StockMovement.objects.filter(occurred_at__lt=start, holder_id__in=list(signed),
                                             recorded_at__gt=min(signed.values()))
         if len(signed) > 1:  # each holder against its own signature
-            signed_at = SignedClosing.objects.filter(holder_id=OuterRef("holder_id"), month=prev).values(
-                "signed_at")[:1]
-            late = late.annotate(signed_at=Subquery(signed_at)).filter(recorded_at__gt=F("signed_at"))
+            figures_at = SignedClosing.objects.filter(holder_id=OuterRef("holder_id"), month=prev).annotate(
+                figures_at=Coalesce("recorded_at", "signed_at")).values("figures_at")[:1]
+            late = late.annotate(figures_at=Subquery(figures_at)).filter(recorded_at__gt=F("figures_at"))
         late = late.values_list("id", "holder_id", "batch_id", "in_transit", "quantity")
         for movement_id, holder_id, batch_id, in_transit, quantity in late:
             row = rows.setdefault((holder_id, batch_id), _blank())
@@ -225,10 +227,11 @@ def closing_sign(*, actor, month: dt.date, holder: Organisation | None = None, s
         raise PeriodNotOver()
     if SignedClosing.objects.filter(holder=holder, month=month).exists():
         raise PeriodSigned(details={"holder": holder.pk, "month": month.strftime("%Y-%m")})
+    recorded_at = timezone.now()  # the figures are as of now, whatever `signed_at` says
     rows = closing_rows(month, holder_ids=[holder.pk])
     previous = SignedClosing.objects.filter(holder=holder, month=periods.previous_month(month)).first()
     closing = SignedClosing.objects.create(holder=holder, month=month, signed_by=actor, signed_at=signed_at,
-                                           statement=statement[:300], previous=previous)
+                                           recorded_at=recorded_at, statement=statement[:300], previous=previous)
     SignedClosingLine.objects.bulk_create([
         SignedClosingLine(closing=closing, holder=holder, month=month, batch_id=batch_id,
                           **{k: v for k, v in row.items()})

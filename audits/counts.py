@@ -78,8 +78,9 @@ def count_line_set(*, actor, session: CountSession, batch, counted: int) -> Coun
     if counted > MAX_QUANTITY:
         raise InvalidInput(_("The counted quantity must not exceed %(max)s.") % {"max": f"{MAX_QUANTITY:,}"},
                            code="quantity_too_large")
+    # An entered figure replaces the scans too: a recount may scan the same packs again.
     line, _created = CountLine.objects.update_or_create(session=session, batch=batch,
-                                                         defaults={"counted": counted})
+                                                         defaults={"counted": counted, "scanned_codes": []})
     audit_record(action="update", instance=line, actor=actor, subject_organisation=session.holder)
     return line
 
@@ -173,7 +174,7 @@ def count_session_approve(*, actor, session: CountSession) -> CountSession:
                               code="count_stale", details={"batches": stale})
     for line in lines:
         line.stock_count = inventory_services.stock_count_record(
-            actor=actor, batch=line.batch, counted=line.counted,
+            actor=actor, batch=line.batch, counted=line.counted, occurred_at=session.closed_at,  # the count's month
             note=f"count #{session.pk}: {line.get_reason_display()} {line.reason_note}".strip()[:300])
         line.save(update_fields=["stock_count"])
     session.status = CountSession.Status.APPROVED

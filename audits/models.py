@@ -165,6 +165,10 @@ class SignedClosing(models.Model):
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("signed by (custodian)"),
                                   on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField(_("signed at"))
+    # When the figures were computed and stored, which a back-dated `signed_at` is not: entries
+    # recorded after this moment are the next month's late entries. Null for closings stored
+    # before the field existed (their `signed_at` stands in).
+    recorded_at = models.DateTimeField(_("figures recorded at"), null=True, blank=True)
     statement = models.CharField(_("custodian's statement"), max_length=300, blank=True)
     previous = models.ForeignKey("self", verbose_name=_("previous signed period"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="+")

@@ -38,7 +38,7 @@ from django.utils import timezone
 from audits import periods
 from audits.closing import closing_rows, holders_in_scope
 from audits.models import CountLine, Discrepancy, SalesFiling, SalesFilingLine
-from backend.models import Organisation
+from backend.models import Jurisdiction, Organisation
 
 
 def classify(filed: int, shipped: int, received: int) -> str:
@@ -163,6 +163,8 @@ def holders(month: dt.date, *, jurisdiction_prefix: str | None = None,
 
     def docs(model, holder_field):
         qs = model.objects.filter(holder_filter(holder_field), occurred_at__gte=start, occurred_at__lt=end)
+        if model is Seizure:  # stock seized off the books never was on the holder's books
+            qs = qs.filter(off_books=False)
         return {(r[f"{holder_field}_id"], r["batch_id"]): r["q"]
                 for r in qs.values(f"{holder_field}_id", "batch_id").annotate(q=Sum("quantity")).order_by()}
 
@@ -342,7 +344,10 @@ def reconciliation_record(result: dict, *, jurisdiction_code: str, now: dt.datet
             row.figures, row.documents, row.last_seen_at, row.resolved_at = d["figures"], d["documents"], now, None
             row.save(update_fields=["figures", "documents", "last_seen_at", "resolved_at"])
             refreshed += 1
-    stale = Discrepancy.objects.filter(month=month, jurisdiction_code__startswith=jurisdiction_code,
+    # The reconciled scope is the jurisdiction's prefix ("4304" for the city 430400), not its code.
+    node = Jurisdiction.objects.filter(code=jurisdiction_code).first()
+    prefix = node.prefix if node is not None else jurisdiction_code
+    stale = Discrepancy.objects.filter(month=month, jurisdiction_code__startswith=prefix,
                                        resolved_at__isnull=True).exclude(last_seen_at=now)
     resolved = stale.update(resolved_at=now)
     return {"created": created, "refreshed": refreshed, "resolved": resolved}
