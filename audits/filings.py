@@ -60,6 +60,9 @@ MESSAGES = {
     "date_outside_month": gettext_lazy("The date is not in the filing month."),
     "unknown_customer": gettext_lazy("No registered organisation has this unified social credit code."),
     "unknown_batch": gettext_lazy("No registered batch has this drug, specification and batch number."),
+    "ambiguous_batch": gettext_lazy("Batches of several manufacturers have this drug, specification and batch "
+                                    "number, and neither your stock nor your shipments to this customer tell "
+                                    "which one was sold."),
     "quantity_not_positive": gettext_lazy("The quantity must be a whole number from 1 to 10,000,000."),
     "duplicate_invoice_line": gettext_lazy("This invoice already has a line for this batch."),
     "missing_value": gettext_lazy("This column is empty."),
@@ -227,11 +230,16 @@ def _text(value) -> str:
 
 class _Lookups:
     """Customers by credit code and batches by (drug, specification, lot), fetched once per
-    chunk for the codes and lots not seen before."""
+    chunk for the codes and lots not seen before. The form has no manufacturer column: when
+    two manufacturers' batches share drug, specification and lot, the one the filing
+    wholesaler held is meant (if it held exactly one of them)."""
 
-    def __init__(self):
+    def __init__(self, wholesaler_id: int | None = None):
+        self.wholesaler_id = wholesaler_id
         self.customers: dict[str, int | None] = {}
         self.batches: dict[str, list[tuple[str, str, int]]] = {}
+        self.held: set[int] = set()
+        self.shipped: set[tuple[int, int]] = set()  # (customer, batch) the wholesaler shipped
 
     def load(self, rows: list[dict]) -> None:
         from inventory.models import Batch
@@ -250,22 +258,40 @@ class _Lookups:
             for lot, name, name_en, strength, batch_id in Batch.objects.filter(lot_number__in=lots).values_list(
                     "lot_number", "product__generic_name", "product__generic_name_en", "product__strength", "id"):
                 self.batches[lot].append((name, name_en, strength, batch_id))
+            shared = [b for lot in lots if len(self.batches[lot]) > 1 for b in self.batches[lot]]
+            if self.wholesaler_id is not None and shared:  # a lot number of two products
+                from inventory.models import ShipmentLine, StockPosition
 
-    def batch(self, drug: str, specification: str, lot: str) -> int | None:
-        for name, name_en, strength, batch_id in self.batches.get(lot, []):
-            if drug in (name, name_en) and _norm(specification) == _norm(strength):
-                return batch_id
-        return None
+                ids = [b[-1] for b in shared]
+                self.held |= set(StockPosition.objects.filter(
+                    holder_id=self.wholesaler_id, batch_id__in=ids).values_list("batch_id", flat=True))
+                self.shipped |= set(ShipmentLine.objects.filter(
+                    shipment__sender_id=self.wholesaler_id, batch_id__in=ids).values_list(
+                    "shipment__recipient_id", "batch_id"))
+
+    def batch(self, drug: str, specification: str, lot: str, customer_id: int | None = None) -> int | None | str:
+        """The batch id; None if no batch matches; "ambiguous" if several do and neither the
+        wholesaler's stock nor what it shipped to this customer tells which."""
+        matches = [batch_id for name, name_en, strength, batch_id in self.batches.get(lot, [])
+                   if drug in (name, name_en) and _norm(specification) == _norm(strength)]
+        if len(matches) > 1:
+            matches = [m for m in matches if m in self.held] or matches
+        if len(matches) > 1:
+            matches = [m for m in matches if (customer_id, m) in self.shipped] or matches
+        if len(matches) > 1:
+            return "ambiguous"
+        return matches[0] if matches else None
 
 
 def _norm(spec: str) -> str:
     return spec.replace(" ", "").lower()
 
 
-def validate_rows(rows: Iterable[tuple[int, dict]], month: dt.date) -> tuple[list[tuple], list[dict]]:
+def validate_rows(rows: Iterable[tuple[int, dict]], month: dt.date, *,
+                  wholesaler_id: int | None = None) -> tuple[list[tuple], list[dict]]:
     """(valid rows as tuples, errors). A valid row: (line, date, customer id, batch id,
     quantity, invoice number)."""
-    lookups = _Lookups()
+    lookups = _Lookups(wholesaler_id)
     valid: list[tuple] = []
     errors: list[dict] = []
     seen_invoice_lines: dict[tuple[str, int], int] = {}
@@ -304,8 +330,12 @@ def validate_rows(rows: Iterable[tuple[int, dict]], month: dt.date) -> tuple[lis
             if _text(row.get("customer_credit_code")) and customer_id is None:
                 error(line, "customer_credit_code", "unknown_customer")
                 ok = False
-            batch_id = lookups.batch(_text(row.get("drug")), _text(row.get("specification")), _text(row.get("batch")))
-            if _text(row.get("batch")) and batch_id is None:
+            batch_id = lookups.batch(_text(row.get("drug")), _text(row.get("specification")), _text(row.get("batch")),
+                                     customer_id)
+            if batch_id == "ambiguous":
+                error(line, "batch", "ambiguous_batch")
+                batch_id, ok = None, False
+            elif _text(row.get("batch")) and batch_id is None:
                 error(line, "batch", "unknown_batch")
                 ok = False
             quantity = _parse_quantity(row.get("quantity"))
@@ -354,7 +384,7 @@ def sales_filing_submit(*, actor, month: dt.date, rows: Iterable[tuple[int, dict
     amendment_reason = (amendment_reason or "").strip()
     # Cheap state checks before reading the file; repeated under the lock below.
     _previous_version(wholesaler, month, amendment_reason)
-    valid, errors = validate_rows(rows, month)
+    valid, errors = validate_rows(rows, month, wholesaler_id=wholesaler.pk)
     if errors:
         raise FilingRowsInvalid(
             _("%(n)d rows have errors; nothing was stored.") % {"n": len({e['line'] for e in errors})},

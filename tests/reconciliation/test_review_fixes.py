@@ -105,3 +105,24 @@ def test_a_recount_after_resetting_a_line_may_scan_the_same_packs(county, month)
             errors.append(getattr(exc, "code", exc))
     line = CountLine.objects.get(session=s)
     assert line.counted == 12 and errors == []
+
+
+def test_a_filed_lot_two_manufacturers_share_is_the_one_the_wholesaler_shipped(county, month):
+    from audits.filings import validate_rows
+    from tests.inventory.factories import DrugProductFactory
+
+    made_by_a = DrugProductFactory(generic_name="米非司酮片", strength="25 mg", manufacturer="甲制药")
+    made_by_b = DrugProductFactory(generic_name="米非司酮片", strength="25 mg", manufacturer="乙制药")
+    batch_a = BatchFactory(product=made_by_a, lot_number="240101")
+    batch_b = BatchFactory(product=made_by_b, lot_number="240101")
+    for batch in (batch_a, batch_b):
+        services.intake_record(actor=county.clerk, batch=batch, quantity=100, invoice_number="IN",
+                               supplier_name="x", received_at=month.at(2))
+    month.ship({batch_b: 10}, day=8)  # only 乙's lot went to the hospital
+    month.filing([month.row(batch_b, 10)])
+    result = reconciliation.reconcile(month.month, jurisdiction_prefix=county.jurisdiction.prefix)
+    assert [(r["batch"], r["status"]) for r in result["cross_party"]] == [(batch_b.pk, "matched")]
+    # Both lots shipped to the same customer: the form cannot say which; the row is refused.
+    month.ship({batch_a: 5}, day=9)
+    _valid, errors = validate_rows([(1, month.row(batch_a, 5))], month.month, wholesaler_id=county.wholesaler.pk)
+    assert [e["code"] for e in errors] == ["ambiguous_batch"]
