@@ -161,7 +161,8 @@ ENDPOINTS = {
             inspector=(EXAM_STAFF_ONLY, EXAM_STAFF_ONLY, INVISIBLE),
             pharmacist=(201, INVISIBLE, INVISIBLE),
             physician=(201, INVISIBLE, INVISIBLE),
-            wholesaler_clerk=(201, INVISIBLE, INVISIBLE),
+            # a wholesaler may not hold a device, so no exam on one is registered (the refusal is kept)
+            wholesaler_clerk=(NOT_HOLDABLE, INVISIBLE, INVISIBLE),
             anonymous=(401, 401, 401),
         )),
         update=None,
