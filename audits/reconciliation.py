@@ -206,9 +206,10 @@ def holders(month: dt.date, *, jurisdiction_prefix: str | None = None,
             pairs_here = Q()
             for holder_id, batch_id in unbalanced:
                 pairs_here |= Q(**{f"{field}_id": holder_id, "batch_id": batch_id})
-            for doc_id, holder_id, batch_id in model.objects.filter(
-                    pairs_here, occurred_at__gte=start, occurred_at__lt=end).values_list("id", f"{field}_id",
-                                                                                        "batch_id"):
+            listed = model.objects.filter(pairs_here, occurred_at__gte=start, occurred_at__lt=end)
+            if model is Seizure:  # as counted above
+                listed = listed.filter(off_books=False)
+            for doc_id, holder_id, batch_id in listed.values_list("id", f"{field}_id", "batch_id"):
                 unbalanced[(holder_id, batch_id)]["documents"].setdefault(name, []).append(doc_id)
         for row in unbalanced.values():
             for _model, _field, name in documents:

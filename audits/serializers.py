@@ -27,9 +27,12 @@ def masked_document(object_type: str, document):
         return document
     out = dict(document)
     for name in fields.intersection(out):
-        value = out[name]
-        if value not in (None, "") and not (isinstance(value, dict) and "masked" in value):
-            out[name] = _masked(str(value))
+        value, keep_ends = out[name], name.endswith("resident_id")
+        if isinstance(value, dict) and isinstance(value.get("masked"), str):
+            if not keep_ends:  # masked by an older rule that kept the ends of any long text
+                out[name] = {**value, "masked": "*" * len(value["masked"])}
+        elif value not in (None, ""):
+            out[name] = _masked(str(value), keep_ends=keep_ends)
     return out
 
 

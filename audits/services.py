@@ -29,7 +29,7 @@ NEVER_AUDITED = {"password", "last_login"}
 MASKED_DIGEST_PURPOSE = "audits.snapshot.masked-value"
 
 
-def _masked(value: str) -> dict:
+def _masked(value: str, *, keep_ends: bool = False) -> dict:
     """The masked form and a keyed digest: equal values give equal digests within one
     installation (a change stays visible), but without the server's SECRET_KEY the digest
     cannot be brute-forced back from the few digits the mask hides. Entries written before
@@ -37,7 +37,9 @@ def _masked(value: str) -> dict:
     from backend.models import mask_resident_id
 
     digest = salted_hmac(MASKED_DIGEST_PURPOSE, value, algorithm="sha256").hexdigest()[:16]
-    return {"masked": mask_resident_id(value), "hmac": digest}
+    # A resident ID keeps its region and last four (as lists show it); anything else (a name,
+    # an address, a pregnancy status) shows only its length.
+    return {"masked": mask_resident_id(value) if keep_ends else "*" * len(value), "hmac": digest}
 
 
 _ENCODER = DjangoJSONEncoder()
@@ -65,7 +67,7 @@ def snapshot(instance: models.Model) -> dict:
             continue
         value = getattr(instance, field.attname)
         if field.name in masked and value not in (None, ""):  # 0 children is masked too
-            data[field.attname] = _masked(str(value))
+            data[field.attname] = _masked(str(value), keep_ends=field.name.endswith("resident_id"))
         else:
             data[field.attname] = _jsonable(value)
     return data

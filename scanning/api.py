@@ -243,7 +243,8 @@ class ScanView(UploadLimitMixin, APIView):
                                  code=payload.code, details=payload.as_dict())
         context = _context(request, scan.action)
         scan.context = {k: getattr(v, "pk", v) for k, v in context.items() if k in LOGGED_CONTEXT}
-        scan.lookup = selectors.code_lookup(user=request.user, payload=payload)
+        scan.lookup = selectors.code_lookup(user=request.user, payload=payload,
+                                            read_run_together=scan.action == ScanAction.LOOKUP)
         result = services.scan_act(action=scan.action, actor=request.user, lookup=scan.lookup, context=context,
                                    idempotency_key=scoped_key(request))
         code = SUCCESS_STATUS.get(scan.action, status.HTTP_200_OK)
@@ -272,7 +273,9 @@ class ScanView(UploadLimitMixin, APIView):
         results = []
         for code in found:
             item = code.as_dict()
-            lookup = selectors.code_lookup(user=request.user, payload=code.payload) if code.payload.ok else None
+            lookup = (selectors.code_lookup(user=request.user, payload=code.payload,
+                                            read_run_together=scan.action == ScanAction.LOOKUP)
+                      if code.payload.ok else None)
             log = services.scan_record(
                 actor=request.user, action=scan.action, source=scan.source, raw=code.text, payload=code.payload,
                 lookup=lookup, symbology=code.symbology, decoder=code.decoder, image_sha256=prepared.sha256,

@@ -621,13 +621,11 @@ def _swallowed(value: str, present: frozenset[str] = frozenset(), *,
     Yes when, from some position after its first character, the value holds an AI with a
     valid fixed-length value (a GTIN with the right check digit, or a real date for 11, 15
     or 17) that the message does not carry on its own, and what follows that element again
-    splits into valid GS1 fields; or, when the value runs to the end of the message, it ends
-    in a swallowed (01) GTIN or (17) expiry (lot, then expiry, without the separator).
-    Returns (AI, position, length).
+    splits into valid GS1 fields; or the value ends in a (01) GTIN or a (17) expiry the
+    message lacks (lot, then expiry, without the separator). Returns (AI, position, length).
 
-    Not flagged, because lots look like that: a value a GS ended, or a (11) or (15) date at
-    the very end: lots numbered by date ("2411150101" holds "11" + 150101) are common, and a
-    lot the scanner's GS closed was not missing its separator. A lot that genuinely ends in
+    Not flagged, because lots look like that: a (11) or (15) date at the end of the value.
+    Lots numbered by date ("2411150101" holds "11" + 150101) are common. A lot that genuinely ends in
     "17" + a valid date while the message has no (17) of its own cannot be told from a
     swallowed field; `render_gs1` refuses to print one."""
     for at in range(1, len(value) - 7):
@@ -638,7 +636,7 @@ def _swallowed(value: str, present: frozenset[str] = frozenset(), *,
         tail = value[at + length:]
         if tail and _splits_cleanly(tail):
             return ai, at, length
-        if not tail and not terminated and ai in ("01", "17"):
+        if not tail and ai in ("01", "17"):  # a lot that hides the expiry or the GTIN
             return ai, at, length
     return None
 
@@ -738,7 +736,7 @@ def _digital_link_error(text: str, raw: str, symbology: str | None) -> ScanError
 
     path = text[text.find("/01/"):].split("?", 1)[0].split("#", 1)[0]
     pairs = _DL_PAIR.findall(path)
-    if not pairs or pairs[0][0] != "01":
-        return None
+    if not pairs or pairs[0][0] != "01" or not re.fullmatch(r"\d{8,14}", pairs[0][1], re.ASCII):
+        return None  # "/2024/01/15/" in a web address is not a GTIN
     result = _parse_hri("".join(f"({ai}){unquote(value)}" for ai, value in pairs), raw, symbology)
     return result if isinstance(result, ScanError) else None

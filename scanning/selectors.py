@@ -234,7 +234,7 @@ def _lot_and_serial(p: codec.Gs1Payload, product: DrugProduct) -> codec.Gs1Paylo
     return dataclasses.replace(corrected, raw=p.raw, symbology=p.symbology)
 
 
-def _resolve(lookup: Lookup, user) -> None:
+def _resolve(lookup: Lookup, user, *, read_run_together: bool = True) -> None:
     p = lookup.payload
     if isinstance(p, codec.Gs1Payload):
         pack = _pack(p.sgtin, f"(01){p.gtin}(21){p.serial}" if p.gtin and p.serial else None)
@@ -252,7 +252,7 @@ def _resolve(lookup: Lookup, user) -> None:
                 lookup.flag("expiry_mismatch", printed=p.expiry.isoformat(), expiry_date=batch.expiry_date.isoformat())
             return
         product = product_by_gtin(p.gtin) if p.gtin and pack is None else None
-        if pack is None and product is not None and p.lot and p.serial is None:
+        if read_run_together and pack is None and product is not None and p.lot and p.serial is None:
             corrected = _lot_and_serial(p, product)
             if corrected is not None:
                 lookup.payload = corrected
@@ -425,11 +425,16 @@ def _device_facts(lookup: Lookup, user, today: dt.date) -> None:
     lookup.device_view = view
 
 
-def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None) -> Lookup:
-    """What `payload` names and what `user` may see of it, with the flags."""
+def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None,
+                read_run_together: bool = True) -> Lookup:
+    """What `payload` names and what `user` may see of it, with the flags.
+
+    `read_run_together`: read a lot and serial sent without their separator as the one
+    registered lot (`_lot_and_serial`). For a lookup only: an action that moves stock must
+    not act on a reading the registry made, so it gets `batch_unknown` as scanned."""
     today = today or timezone.localdate()
     lookup = Lookup(payload=payload)
-    _resolve(lookup, user)
+    _resolve(lookup, user, read_run_together=read_run_together)
     _batch_facts(lookup, user, today)
     _pack_facts(lookup, user)
     _device_facts(lookup, user, today)

@@ -165,7 +165,7 @@ class StrictOrderingFilter(OrderingFilter):
     def remove_invalid_fields(self, queryset, fields, view, request):
         valid = super().remove_invalid_fields(queryset, fields, view, request)
         invalid = [term for term in fields if term and term not in valid]
-        if invalid:
+        if invalid and getattr(view, "action", "list") == "list":  # a detail or an action ignores it
             allowed = sorted(name for name, _label in self.get_valid_fields(queryset, view, {"request": request}))
             raise InvalidInput(_("The list cannot be ordered by %(fields)s.") % {"fields": ", ".join(invalid)},
                                code="invalid_ordering",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from backend import visibility
 from inventory.devices.models import Device, DeviceEvent, DeviceExam, DeviceRefusal, DeviceStatus
@@ -62,6 +64,33 @@ def device_state(device: Device, *, at: dt.datetime | None = None) -> DeviceStat
     if at is not None:
         events = events.filter(occurred_at__lte=at)
     return replay(events)
+
+
+def exam_state(device: Device, at: dt.datetime) -> DeviceState | None:
+    """The state an exam performed at `at` is judged by: the replay at `at`, except that a
+    transfer handed over on or before that day but recorded after `at` already counts (its
+    holder, custodian and operators): the exam was done at the new holder."""
+    state = device_state(device, at=at)
+    if state is None:
+        return None
+    handed_over = (DeviceEvent.objects.filter(device=device, kind=Kind.TRANSFERRED, occurred_at__gt=at,
+                                              duty_started_on__lte=timezone.localdate(at))
+                   .order_by("duty_started_on", "occurred_at", "id").last())
+    if handed_over is None:
+        return state
+    return dataclasses.replace(state, holder_id=handed_over.holder_id, custodian_id=handed_over.custodian_id,
+                               operator_ids=frozenset(handed_over.operators),
+                               duty_started_on=handed_over.duty_started_on, days_late=handed_over.days_late)
+
+
+def devices_for_exams(*, user) -> QuerySet[Device]:
+    """Devices the user may name in an exam: those it sees, and for a member also those its
+    organisation held before (an exam done before a transfer is still its to record)."""
+    seen = device_list(user=user)
+    if user.is_authenticated and not user.is_authority and user.organisation_id is not None:
+        earlier = Device.objects.filter(events__holder_id=user.organisation_id).values("pk")
+        return (seen | Device.objects.filter(pk__in=earlier)).distinct()
+    return seen
 
 
 def cached_state(device: Device) -> DeviceState:

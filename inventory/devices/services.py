@@ -31,7 +31,7 @@ from inventory.devices.models import (
     DeviceStatus,
     identity_key,
 )
-from inventory.devices.selectors import device_state
+from inventory.devices.selectors import exam_state
 from scanning import codec
 
 Kind = DeviceEvent.Kind
@@ -454,8 +454,8 @@ def exam_record(*, actor, device: Device, performed_at: dt.datetime, patient_nam
             operator=operator, result_summary=result_summary, second_operator=second_operator, at=at,
         )
     except RECORDED_EXAM_REFUSALS as exc:
-        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.EXAM,
-                        fields=_device_fields(device), details={
+        _record_refusal(exc, actor=actor, holder=getattr(exc, "exam_holder", device.holder), existing=device,
+                        act=DeviceRefusal.Act.EXAM, fields=_device_fields(device), details={
             "performed_at": performed_at.isoformat(), "operator": operator.pk,
             "second_operator": second_operator.pk if second_operator is not None else None,
         })
@@ -468,9 +468,21 @@ def _exam_record(*, actor, device, performed_at, patient_name, patient_resident_
     device = _locked(device)  # a concurrent seal waits for this exam, or this exam sees the seal
     # The register is the holder's at the time of the exam: after a transfer, an earlier exam
     # is still the old holder's to record, and in its register.
-    then = device_state(device, at=performed_at)
+    then = exam_state(device, performed_at)
     holder = device.holder if then is None or then.holder_id == device.holder_id else Organisation.objects.select_related(
         "jurisdiction").get(pk=then.holder_id)
+    try:
+        return _exam_checked(actor=actor, device=device, then=then, holder=holder, performed_at=performed_at,
+                             patient_name=patient_name, patient_resident_id=patient_resident_id,
+                             gestational_weeks=gestational_weeks, indication=indication, operator=operator,
+                             result_summary=result_summary, second_operator=second_operator, at=at)
+    except RECORDED_EXAM_REFUSALS as exc:
+        exc.exam_holder = holder  # the refusal is kept in that holder's records
+        raise
+
+
+def _exam_checked(*, actor, device, then, holder, performed_at, patient_name, patient_resident_id,
+                  gestational_weeks, indication, operator, result_summary, second_operator, at) -> DeviceExam:
     permissions.check_may_record_exam(actor, holder)
     now = _now(at)
     if device.kind != DeviceKind.ULTRASOUND:

@@ -144,7 +144,7 @@ class DeviceExamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     @extend_schema(request=s.ExamWriteSerializer, responses={201: s.ExamDetailSerializer})
     def create(self, request, *args, **kwargs):
         data = s.ExamWriteSerializer(data=request.data)
-        data.fields["device"].queryset = selectors.device_list(user=request.user)
+        data.fields["device"].queryset = selectors.devices_for_exams(user=request.user)
         data.is_valid(raise_exception=True)
         exam = services.exam_record(actor=request.user, **data.validated_data)
         return Response(s.ExamDetailSerializer(exam, context={"sees_patient": True}).data,

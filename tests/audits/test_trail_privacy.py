@@ -16,9 +16,9 @@ from tests.inventory.factories import BatchFactory, dispense_payload, stock_inst
 
 pytestmark = pytest.mark.django_db
 
-PATIENT = {"patient_age": 37, "children_count": 0, "pregnancy_status": "宫内孕16周双胎", "birth_permit": "none",
+PATIENT = {"patient_age": 37, "children_count": 0, "pregnancy_status": "宫内孕16周双胎，胎位异常需引产", "birth_permit": "none",
            "gestational_weeks": 16, "midterm_certificate_number": "衡计证〔2026〕15号",
-           "midterm_certificate_office": "衡阳县西渡镇计生办", "patient_address": "西渡镇梅花村",
+           "midterm_certificate_office": "衡阳县西渡镇计划生育办公室", "patient_address": "西渡镇梅花村三组十二号",
            "patient_resident_id": make_resident_id(4242)}
 
 
@@ -45,8 +45,11 @@ def test_no_patient_field_in_clear_in_the_dispense_entry(county, client_for, dis
         for name in (*Dispense.PATIENT_FIELDS, "midterm_certificate_office"):
             value = entry["after"][name]
             assert isinstance(value, dict) and set(value) == {"masked", "hmac"}, (user, name, value)
-    # 0 children is masked like any other count (a falsy value is still a value).
+    # 0 children is masked like any other count (a falsy value is still a value); long free
+    # text shows nothing of itself, a resident ID its region and last four as lists do.
     assert entry["after"]["children_count"]["masked"] == "*"
+    assert entry["after"]["pregnancy_status"]["masked"] == "*" * len(PATIENT["pregnancy_status"])
+    assert entry["after"]["patient_address"]["masked"] == "*" * len(PATIENT["patient_address"])
     assert entry["after"]["patient_resident_id"]["masked"] == PATIENT["patient_resident_id"][:6] + "********" + \
         PATIENT["patient_resident_id"][-4:]
 
@@ -80,9 +83,9 @@ def test_usage_register_masks_what_the_detail_does_not_show(county, client_for, 
     assert "pregnancy_status" not in detail and "patient_age" not in detail
     masked = line(county.office_admin)
     assert 37 not in masked and "37" not in masked
-    assert not {"宫内孕16周双胎", "未持证", "西渡镇梅花村", 0}.intersection(masked)
+    assert not {PATIENT["pregnancy_status"], "未持证", "西渡镇梅花村三组十二号", 0}.intersection(masked)
     full = line(county.inspector)
-    assert {37, "宫内孕16周双胎", "西渡镇梅花村", 0}.issubset(full)
+    assert {37, PATIENT["pregnancy_status"], "西渡镇梅花村三组十二号", 0}.issubset(full)
 
 
 @pytest.fixture

@@ -153,3 +153,8 @@ def test_an_ordering_the_list_cannot_use_is_refused(county, client_for):
     assert "expiry_date" in err["details"]["allowed"]
     assert client.get("/api/batches/", {"ordering": "-expiry_date,lot_number"}).status_code == 200
     assert client.get("/api/batches/", {"ordering": ""}).status_code == 200
+
+
+def test_a_detail_ignores_ordering(county, client_for):
+    batch = BatchFactory()
+    assert client_for(county.inspector).get(f"/api/batches/{batch.pk}/", {"ordering": "bogus"}).status_code == 200

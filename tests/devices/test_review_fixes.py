@@ -149,3 +149,36 @@ def test_an_operator_who_left_the_institution_cannot_sign(county):
     with pytest.raises(errors.ExamOperatorNotRegistered) as info:
         exam(device, sono, actor=county.physician, performed_at=timezone.now())
     assert info.value.code == "exam_operator_not_at_holder"
+
+
+def test_exams_around_a_transfer_recorded_late_go_through_the_api_to_the_right_register(county, client_for):
+    """Handed over 10 days ago, the transfer recorded today: an exam done 5 days ago was done at
+    the new holder (its staff, its operator); one done 12 days ago at the old holder, whose
+    staff can still name the device although it no longer holds it."""
+    now = timezone.now()
+    sono_a = operator(county.hospital)
+    device = file_device(county.hospital, operators=[sono_a], at=now - dt.timedelta(days=20))
+    centre, op_b = centre_with_operator(county)
+    staff_b = UserFactory(role="physician", organisation=centre)
+    services.device_transfer(actor=county.physician, device=device, to_holder=centre, custodian=op_b,
+                             operators=[op_b], transferred_on=timezone.localdate(now - dt.timedelta(days=10)))
+
+    def body(op, days_ago):
+        return {"device": device.pk, "performed_at": (now - dt.timedelta(days=days_ago)).isoformat(),
+                "patient_name": "陈小红", "patient_resident_id": PID, "gestational_weeks": 30,
+                "indication": "胎位检查", "operator": op.pk, "result_summary": "头位"}
+
+    at_b = client_for(staff_b).post("/api/device-exams/", body(op_b, 5), format="json")
+    assert at_b.status_code == 201, at_b.json()
+    at_a = client_for(county.physician).post("/api/device-exams/", body(sono_a, 12), format="json")
+    assert at_a.status_code == 201, at_a.json()
+    assert client_for(staff_b).post("/api/device-exams/", body(sono_a, 12), format="json").status_code == 403
+    assert client_for(county.physician).post("/api/device-exams/", body(sono_a, 5), format="json").status_code == 403
+    from inventory.devices.models import DeviceExam
+
+    assert sorted((e.holder_id, e.operator_id) for e in DeviceExam.objects.all()) == sorted(
+        [(centre.pk, op_b.pk), (county.hospital.pk, sono_a.pk)])
+    # The old holder's refused attempt is kept in the old holder's records.
+    assert client_for(county.physician).post("/api/device-exams/", body(sono_a, 12) | {
+        "result_summary": "胎儿性别：男"}, format="json").status_code == 400
+    assert DeviceRefusal.objects.get(code="exam_mentions_fetal_sex").holder == county.hospital

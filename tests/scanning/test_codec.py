@@ -204,6 +204,7 @@ PLAIN = [
     ("Latin-1 Code 128 (corpus)", "óóóó1234óóabózz", None),
     ("parentheses that are not an AI", "(note) 12", None),
     ("a URL", "http://google.com/m", None),
+    ("a URL with a /01/ that is a month", "https://www.hospital.cn/news/2024/01/15/notice.html", None),
 ]
 
 
@@ -236,6 +237,7 @@ ERRORS = [
     ("lot swallowed the production date and a serial", f"01{GTIN}10ABC1125010121XYZ", "swallowed_field"),
     ("lot swallowed best-before and a serial", f"01{GTIN}10ABC1525010121XYZ", "swallowed_field"),
     ("lot swallowed a GTIN at the end", f"]C117261231{GS}10A01{GTIN}", "swallowed_field"),
+    ("lot closed by a GS still hides the expiry", f"01{GTIN}10ABC17261231{GS}21XYZ", "swallowed_field"),
     ("a fixed-length value cut short by a GS", f"]C101{GTIN}172601{GS}10AB", "bad_value"),
     ("GS1 with another script's digit", f"]C101{GTIN[:-1]}\u0662", "bad_value"),
     ("serial swallowed the GTIN", f"]C121SER01{GTIN}17261231", "swallowed_field"),

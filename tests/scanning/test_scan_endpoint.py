@@ -539,3 +539,14 @@ def test_lot_and_serial_run_together_are_read_when_the_lot_is_registered(county,
     # No registered lot before a "21": not guessed.
     r = scan(client_for(county.pharmacist), "]C1" + gs1_text(batch) + "X21SER0001")
     assert r.json()["entity"] == "product" and flags(r) == {"batch_unknown"}
+
+
+def test_lot_and_serial_run_together_are_not_acted_on(county, client_for):
+    """The registry's reading is for the lookup; a dispense of "LOT21SER" is refused as
+    scanned (the lot could be an unregistered one that happens to start with a registered lot)."""
+    batch = gs1_batch()
+    stock_institution(county, batch, 12)
+    merged = "]C1" + gs1_text(batch) + "21SER0001"
+    r = scan(client_for(county.pharmacist), merged, action="dispense", **dispense_context(county))
+    assert r.status_code == 422, r.json()
+    assert not Dispense.objects.exists()
