@@ -31,13 +31,20 @@ import io
 from contextlib import contextmanager
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audits import periods
-from audits.closing import closing_rows, holders_in_scope
-from audits.models import CountLine, Discrepancy, SalesFiling, SalesFilingLine
+from audits.closing import _line_dict, closing_rows, holders_in_scope
+from audits.models import (
+    CountLine,
+    Discrepancy,
+    SalesFiling,
+    SalesFilingLine,
+    SignedClosing,
+    SignedClosingLine,
+)
 from backend.models import Jurisdiction, Organisation
 
 
@@ -151,6 +158,15 @@ def holders(month: dt.date, *, jurisdiction_prefix: str | None = None,
         "jurisdiction_prefix": jurisdiction_prefix}
     ids = scope_ids if scope_ids is not None else holders_in_scope(**scope)
     rows = closing_rows(month, holder_ids=ids)
+    # A signed month is reported as signed: its stored lines, and the documents recorded by
+    # the time its figures were (an entry recorded later is the next month's late entry, so
+    # this month's closing stays the next month's opening).
+    signed = dict(SignedClosing.objects.filter(holder_id__in=ids, month=month).annotate(
+        figures_at=Coalesce("recorded_at", "signed_at")).values_list("holder_id", "figures_at"))
+    if signed:
+        rows = {key: row for key, row in rows.items() if key[0] not in signed}
+        for line in SignedClosingLine.objects.filter(holder_id__in=list(signed), month=month):
+            rows[(line.holder_id, line.batch_id)] = _line_dict(line)
     if organisation_id is not None:
         kind = kind if kind is not None else _kind(organisation_id)
         authorities = {organisation_id} if kind == Organisation.Kind.AUTHORITY else set()
@@ -163,6 +179,11 @@ def holders(month: dt.date, *, jurisdiction_prefix: str | None = None,
 
     def docs(model, holder_field):
         qs = model.objects.filter(holder_filter(holder_field), occurred_at__gte=start, occurred_at__lt=end)
+        if signed:
+            qs = qs.annotate(figures_at=Subquery(SignedClosing.objects.filter(
+                holder_id=OuterRef(f"{holder_field}_id"), month=month).annotate(
+                figures_at=Coalesce("recorded_at", "signed_at")).values("figures_at")[:1])).filter(
+                Q(figures_at__isnull=True) | Q(recorded_at__lte=F("figures_at")))
         if model is Seizure:  # stock seized off the books never was on the holder's books
             qs = qs.filter(off_books=False)
         return {(r[f"{holder_field}_id"], r["batch_id"]): r["q"]

@@ -126,3 +126,24 @@ def test_a_filed_lot_two_manufacturers_share_is_the_one_the_wholesaler_shipped(c
     month.ship({batch_a: 5}, day=9)
     _valid, errors = validate_rows([(1, month.row(batch_a, 5))], month.month, wholesaler_id=county.wholesaler.pk)
     assert [e["code"] for e in errors] == ["ambiguous_batch"]
+
+
+def test_a_signed_month_is_reconciled_as_signed(county):
+    """A late entry dated in a signed month is the next month's `prior_period`: the signed
+    month's report keeps its signed closing, balanced, and it equals the next opening."""
+    earlier = Month(county, periods.previous_month(periods.previous_month(timezone.localdate().replace(day=1))))
+    later = Month(county, periods.next_month(earlier.month))
+    (b,) = earlier.batches(1)
+    earlier.ship({b: 30}, day=8)
+    signed = closing.closing_sign(actor=county.pharmacist, month=earlier.month)
+    earlier.dispense(b, day=20, quantity=2)  # recorded after the signature, dated in the signed month
+
+    def row(month):
+        result = reconciliation.reconcile(month, organisation_id=county.hospital.pk)
+        return {(r["holder"], r["batch"]): r for r in result["holders"]}[(county.hospital.pk, b.pk)]
+
+    signed_row, next_row = row(earlier.month), row(later.month)
+    assert signed_row["closing_balance"] == signed.lines.get().closing_balance == 30
+    assert (signed_row["used"], signed_row["status"]) == (0, "balanced")
+    assert (next_row["opening"], next_row["prior_period"], next_row["closing_balance"]) == (30, -2, 28)
+    assert next_row["status"] == "balanced"
