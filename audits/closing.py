@@ -22,7 +22,6 @@ import datetime as dt
 
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,7 +94,7 @@ def closing_rows(month: dt.date, *, holder_ids=None, jurisdiction_prefix: str | 
         row = rows[(holder_id, batch_id)] = _blank(closing, in_transit)
         row["last_count_at"], row["last_counted"], row["last_count_variance"] = lc_at, lc, lcv
     signed = dict(SignedClosing.objects.filter(holder_id__in=ids, month=prev).annotate(
-        figures_at=Coalesce("recorded_at", "signed_at")).values_list("holder_id", "figures_at"))
+        figures_at=SignedClosing.figures_at()).values_list("holder_id", "figures_at"))
 
     # 2. openings summed from the ledger for holders whose previous month is not signed
     #    (only those: once every holder signs, no query reads history)
@@ -143,7 +142,7 @@ def closing_rows(month: dt.date, *, holder_ids=None, jurisdiction_prefix: str | 
                                             recorded_at__gt=min(signed.values()))
         if len(signed) > 1:  # each holder against its own signature
             figures_at = SignedClosing.objects.filter(holder_id=OuterRef("holder_id"), month=prev).annotate(
-                figures_at=Coalesce("recorded_at", "signed_at")).values("figures_at")[:1]
+                figures_at=SignedClosing.figures_at()).values("figures_at")[:1]
             late = late.annotate(figures_at=Subquery(figures_at)).filter(recorded_at__gt=F("figures_at"))
         late = late.values_list("id", "holder_id", "batch_id", "in_transit", "quantity")
         for movement_id, holder_id, batch_id, in_transit, quantity in late:
@@ -187,12 +186,13 @@ def closing_preview(*, user, holder: Organisation, month: dt.date) -> list[dict]
         raise NotPermitted(_("You may not see this holder's books."))
     signed = SignedClosing.objects.filter(holder=holder, month=month).first()
     if signed is not None:
-        return [dict(_line_dict(line), batch_id=line.batch_id) for line in signed.lines.all()]
+        return [dict(line_dict(line), batch_id=line.batch_id) for line in signed.lines.all()]
     rows = closing_rows(month, holder_ids=[holder.pk])
     return [dict(row, batch_id=batch_id) for (_h, batch_id), row in sorted(rows.items())]
 
 
-def _line_dict(line: SignedClosingLine) -> dict:
+def line_dict(line: SignedClosingLine) -> dict:
+    """A signed line as `closing_rows` gives a row."""
     data = {name: getattr(line, name) for name in ("opening", *COLUMNS, "closing_balance", "in_transit",
                                                     "last_count_at", "last_counted", "last_count_variance",
                                                     "references")}

@@ -188,6 +188,14 @@ class SignedClosing(models.Model):
     def audit_organisation(self):
         return self.holder
 
+    @staticmethod
+    def figures_at():
+        """An expression: when a closing's figures were computed (`recorded_at`, or
+        `signed_at` for closings stored before that field)."""
+        from django.db.models.functions import Coalesce
+
+        return Coalesce("recorded_at", "signed_at")
+
 
 class SignedClosingLine(models.Model):
     """One batch of a signed closing. Quantities are signed sums of the month's movements

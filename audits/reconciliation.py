@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audits import periods
-from audits.closing import _line_dict, closing_rows, holders_in_scope
+from audits.closing import closing_rows, holders_in_scope, line_dict
 from audits.models import (
     CountLine,
     Discrepancy,
@@ -162,11 +162,11 @@ def holders(month: dt.date, *, jurisdiction_prefix: str | None = None,
     # the time its figures were (an entry recorded later is the next month's late entry, so
     # this month's closing stays the next month's opening).
     signed = dict(SignedClosing.objects.filter(holder_id__in=ids, month=month).annotate(
-        figures_at=Coalesce("recorded_at", "signed_at")).values_list("holder_id", "figures_at"))
+        figures_at=SignedClosing.figures_at()).values_list("holder_id", "figures_at"))
     if signed:
         rows = {key: row for key, row in rows.items() if key[0] not in signed}
         for line in SignedClosingLine.objects.filter(holder_id__in=list(signed), month=month):
-            rows[(line.holder_id, line.batch_id)] = _line_dict(line)
+            rows[(line.holder_id, line.batch_id)] = line_dict(line)
     if organisation_id is not None:
         kind = kind if kind is not None else _kind(organisation_id)
         authorities = {organisation_id} if kind == Organisation.Kind.AUTHORITY else set()
@@ -182,7 +182,7 @@ def holders(month: dt.date, *, jurisdiction_prefix: str | None = None,
         if signed:
             qs = qs.annotate(figures_at=Subquery(SignedClosing.objects.filter(
                 holder_id=OuterRef(f"{holder_field}_id"), month=month).annotate(
-                figures_at=Coalesce("recorded_at", "signed_at")).values("figures_at")[:1])).filter(
+                figures_at=SignedClosing.figures_at()).values("figures_at")[:1])).filter(
                 Q(figures_at__isnull=True) | Q(recorded_at__lte=F("figures_at")))
         if model is Seizure:  # stock seized off the books never was on the holder's books
             qs = qs.filter(off_books=False)

@@ -20,19 +20,19 @@ def masked_document(object_type: str, document):
     """`document` (an entry's before or after) with the model's masked fields masked, in case
     an entry holds one in clear: written before the field was on the model's list, or by a
     caller that passed its own `after`. Entries masked when written are returned unchanged."""
-    from audits.services import _masked
+    from audits.services import masked, masked_text
 
     fields = _masked_fields(object_type)
     if not fields or not isinstance(document, dict):
         return document
     out = dict(document)
     for name in fields.intersection(out):
-        value, keep_ends = out[name], name.endswith("resident_id")
+        value = out[name]
         if isinstance(value, dict) and isinstance(value.get("masked"), str):
-            if not keep_ends:  # masked by an older rule that kept the ends of any long text
-                out[name] = {**value, "masked": "*" * len(value["masked"])}
+            # masked by an older rule, which kept the ends of any long text
+            out[name] = {**value, "masked": masked_text(name, value["masked"])}
         elif value not in (None, ""):
-            out[name] = _masked(str(value), keep_ends=keep_ends)
+            out[name] = masked(name, str(value))
     return out
 
 

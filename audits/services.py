@@ -29,17 +29,21 @@ NEVER_AUDITED = {"password", "last_login"}
 MASKED_DIGEST_PURPOSE = "audits.snapshot.masked-value"
 
 
-def _masked(value: str, *, keep_ends: bool = False) -> dict:
+def masked(name: str, value: str) -> dict:
     """The masked form and a keyed digest: equal values give equal digests within one
     installation (a change stays visible), but without the server's SECRET_KEY the digest
     cannot be brute-forced back from the few digits the mask hides. Entries written before
     carry an unkeyed `sha256` instead."""
+    digest = salted_hmac(MASKED_DIGEST_PURPOSE, value, algorithm="sha256").hexdigest()[:16]
+    return {"masked": masked_text(name, value), "hmac": digest}
+
+
+def masked_text(name: str, value: str) -> str:
+    """A resident ID keeps its region and last four (as lists show it); any other field (a
+    name, an address, a pregnancy status) only its length."""
     from backend.models import mask_resident_id
 
-    digest = salted_hmac(MASKED_DIGEST_PURPOSE, value, algorithm="sha256").hexdigest()[:16]
-    # A resident ID keeps its region and last four (as lists show it); anything else (a name,
-    # an address, a pregnancy status) shows only its length.
-    return {"masked": mask_resident_id(value) if keep_ends else "*" * len(value), "hmac": digest}
+    return mask_resident_id(value) if name.endswith("resident_id") else "*" * len(value)
 
 
 _ENCODER = DjangoJSONEncoder()
@@ -60,14 +64,14 @@ def _jsonable(value):
 
 def snapshot(instance: models.Model) -> dict:
     """The instance's concrete field values as plain JSON (FKs by id; sensitive fields masked)."""
-    masked = set(getattr(instance, "AUDIT_MASKED_FIELDS", ()))
+    to_mask = set(getattr(instance, "AUDIT_MASKED_FIELDS", ()))
     data = {}
     for field in instance._meta.concrete_fields:
         if field.name in NEVER_AUDITED:
             continue
         value = getattr(instance, field.attname)
-        if field.name in masked and value not in (None, ""):  # 0 children is masked too
-            data[field.attname] = _masked(str(value), keep_ends=field.name.endswith("resident_id"))
+        if field.name in to_mask and value not in (None, ""):  # 0 children is masked too
+            data[field.attname] = masked(field.name, str(value))
         else:
             data[field.attname] = _jsonable(value)
     return data

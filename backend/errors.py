@@ -108,12 +108,12 @@ def _first_message(details) -> str | None:
 
 def envelope(code: str, message, details=None, status_code: int = 400, headers=None) -> Response:
     return Response(
-        {"error": {"code": code, "message": _encodable(force_str(message)), "details": _encodable(details)}},
+        {"error": {"code": code, "message": encodable(force_str(message)), "details": encodable(details)}},
         status=status_code, headers=headers,
     )
 
 
-def _encodable(value):
+def encodable(value):
     """`value` with any lone surrogate written out ("\\ud800"): a refusal that echoes the
     input ('"\\ud800" is not a valid choice') must still render as UTF-8 JSON, not be a 500."""
     if isinstance(value, str):
@@ -123,9 +123,9 @@ def _encodable(value):
             return value.encode("utf-8", "backslashreplace").decode()
         return value
     if isinstance(value, dict):
-        return {_encodable(k): _encodable(v) for k, v in value.items()}
+        return {encodable(k): encodable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_encodable(v) for v in value]
+        return [encodable(v) for v in value]
     return value
 
 

@@ -21,6 +21,8 @@ be wrong for the next.
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connections, router
 from django.db.models import Model
 from django.db.models.signals import post_save
@@ -50,30 +52,26 @@ def cursor(connection):
         return connection._prepare_cursor(raw)
 
 
+@functools.cache
 def _preparing_cursor_class():
-    global _PreparingCursor
-    if _PreparingCursor is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    """Defined on first use: the PostgreSQL backend is not imported on SQLite."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparingCursor(ServerBindingCursor):
-            """Server-side binding, every statement prepared at first use (psycopg keeps
-            up to `prepared_max`, 100, per connection; this module sends about ten)."""
+    class PreparingCursor(ServerBindingCursor):
+        """Server-side binding, every statement prepared at first use (psycopg keeps up to
+        `prepared_max`, 100, per connection; this module sends about ten)."""
 
-            def execute(self, query, params=None, *, prepare=None, binary=None):
-                return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
-            def _maybe_prepare_gen(self, pgq, *, prepare=None, binary=None):
-                # psycopg records the statement only when it is sent unprepared; Django's
-                # query log (DEBUG, CaptureQueriesContext) reads it, so record it here too:
-                # the text with $1... placeholders.
-                self._query = pgq
-                return (yield from super()._maybe_prepare_gen(pgq, prepare=prepare, binary=binary))
+        def _maybe_prepare_gen(self, pgq, *, prepare=None, binary=None):
+            # psycopg records the statement only when it is sent unprepared; Django's query
+            # log (DEBUG, CaptureQueriesContext) reads it, so record it here too: the text
+            # with $1... placeholders.
+            self._query = pgq
+            return (yield from super()._maybe_prepare_gen(pgq, prepare=prepare, binary=binary))
 
-        _PreparingCursor = PreparingCursor
-    return _PreparingCursor
-
-
-_PreparingCursor = None
+    return PreparingCursor
 
 
 def _match_timezone(connection, raw) -> None:

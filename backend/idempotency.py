@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework.response import Response
 
-from backend.errors import envelope
+from backend.errors import encodable, envelope
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -179,12 +179,7 @@ def without_nul(value):
     PostgreSQL's text and jsonb and SQLite can store it (an echoed scan may carry either).
     Used for the stored replays here and for the scan log."""
     if isinstance(value, str):
-        value = value.replace("\x00", NUL_SHOWN_AS)
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            value = value.encode("utf-8", "backslashreplace").decode()
-        return value
+        return encodable(value.replace("\x00", NUL_SHOWN_AS))
     if isinstance(value, dict):
         return {without_nul(k): without_nul(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

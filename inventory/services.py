@@ -181,6 +181,16 @@ def intake_record(*, actor, batch: Batch, quantity: int, invoice_number: str, su
     return intake
 
 
+@transaction.atomic
+def intake_record_new_lot(*, actor, product: DrugProduct, lot_number: str, expiry_printed: str,
+                          manufactured_on: dt.date | None = None, **receipt) -> Intake:
+    """An intake of a lot named by product, lot and printed expiry (registered on first
+    sight): one transaction, so a refused intake leaves no new batch behind."""
+    batch = batch_get_or_create(product=product, lot_number=lot_number, expiry_printed=expiry_printed,
+                                manufactured_on=manufactured_on, actor=actor)
+    return intake_record(actor=actor, batch=batch, **receipt)
+
+
 # --- shipments -----------------------------------------------------------------------------
 
 

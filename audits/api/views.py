@@ -19,6 +19,7 @@ from audits.api import serializers as s
 from audits.errors import NotPermitted
 from audits.models import CountSession, SalesFiling, SignedClosing
 from backend import visibility
+from backend.api.filters import jurisdiction_by_code
 from backend.errors import InvalidInput
 from backend.idempotency import idempotent
 from backend.models import Jurisdiction, Organisation
@@ -58,8 +59,7 @@ def _jurisdiction_scope(request) -> tuple[str | None, int | None, Jurisdiction |
     code = request.query_params.get("jurisdiction")
     if user.is_authority or visibility.sees_everything(user):
         if code:
-            # Codes are digits; anything else (a NUL, which PostgreSQL refuses in a query) is unknown.
-            jurisdiction = Jurisdiction.objects.filter(code=code).first() if code.isascii() and code.isdigit() else None
+            jurisdiction = jurisdiction_by_code(code)
             if jurisdiction is None:
                 raise InvalidInput(_("Unknown jurisdiction %(code)s.") % {"code": code}, code="invalid_filter")
             if not visibility.in_jurisdiction(user, jurisdiction):

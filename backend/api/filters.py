@@ -56,12 +56,18 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+def jurisdiction_by_code(value: str) -> Jurisdiction | None:
+    """The division a code from a query string names; None for anything but ASCII digits
+    ("²" is a digit to str.isdigit, not to int(); PostgreSQL refuses a NUL in a query)."""
+    return Jurisdiction.objects.filter(code=value).first() if value.isascii() and value.isdigit() else None
+
+
 def jurisdiction_prefix_of(value: str) -> str | None:
     """A division code (or a jurisdiction id) from a query string -> the code prefix of that
     division and everything below it; None when it names none."""
     value = (value or "").strip()
-    digits = value.isascii() and value.isdigit()  # "²" is a digit to str.isdigit, not to int()
-    node = Jurisdiction.objects.filter(code=value).first() if digits else None
+    digits = value.isascii() and value.isdigit()
+    node = jurisdiction_by_code(value)
     if node is None and digits and len(value) <= 18:
         node = Jurisdiction.objects.filter(pk=value).first()
     return node.prefix if node is not None else None

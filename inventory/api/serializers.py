@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from backend.api.fields import LeanFieldsMixin, PrimaryKeyField
+from backend.idempotency import without_nul
 from backend.models import Organisation, Person, normalise_resident_id, validate_resident_id
 from inventory.models import (
     MAX_QUANTITY,
@@ -294,7 +295,7 @@ class PackCodeField(serializers.SlugRelatedField):
 
     def to_internal_value(self, data):
         if isinstance(data, str) and "\x00" in data:
-            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\u2400"))
+            self.fail("does_not_exist", slug_name=self.slug_field, value=without_nul(data))
         return super().to_internal_value(data)
 
 

@@ -4,7 +4,6 @@ Every POST that changes stock honours `Idempotency-Key` (backend.idempotency).""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -135,16 +134,15 @@ class IntakeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         batch = v.pop("batch", None)
-        with transaction.atomic():  # a refused intake leaves no new batch behind
-            if batch is None:
-                batch = services.batch_get_or_create(product=v["product"], lot_number=v["lot_number"],
-                                                     expiry_printed=v["expiry_printed"],
-                                                     manufactured_on=v.get("manufactured_on"), actor=request.user)
-            intake = services.intake_record(
-                actor=request.user, batch=batch, quantity=v["quantity"], invoice_number=v["invoice_number"],
-                supplier_name=v["supplier_name"], received_at=v.get("received_at"),
-                pack_codes=v.get("pack_codes", []), idempotency_key=scoped_key(request),
-            )
+        receipt = {"quantity": v["quantity"], "invoice_number": v["invoice_number"],
+                   "supplier_name": v["supplier_name"], "received_at": v.get("received_at"),
+                   "pack_codes": v.get("pack_codes", []), "idempotency_key": scoped_key(request)}
+        if batch is None:
+            intake = services.intake_record_new_lot(
+                actor=request.user, product=v["product"], lot_number=v["lot_number"],
+                expiry_printed=v["expiry_printed"], manufactured_on=v.get("manufactured_on"), **receipt)
+        else:
+            intake = services.intake_record(actor=request.user, batch=batch, **receipt)
         return Response(s.IntakeSerializer(intake).data, status=status.HTTP_201_CREATED)
 
 

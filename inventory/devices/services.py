@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -105,8 +106,19 @@ def _check_operators_licensed(people: Sequence[Person], kind: str, on: dt.date, 
         raise exc
 
 
-def _device_fields(device: Device) -> dict:
-    return {"kind": device.kind, "brand": device.brand, "model": device.model, "serial_number": device.serial_number}
+@contextmanager
+def _refusals_kept(refusals: tuple, *, actor, device: Device, act: str, details: dict | None = None):
+    """A refusal among `refusals` raised inside is kept (DeviceRefusal) for the device's holder,
+    or for the holder the refusing code names (`exc.exam_holder`: the register an exam was for),
+    then raised again."""
+    try:
+        yield
+    except refusals as exc:
+        _record_refusal(exc, actor=actor, holder=getattr(exc, "exam_holder", device.holder), existing=device,
+                        act=act, details=details, fields={
+                            "kind": device.kind, "brand": device.brand, "model": device.model,
+                            "serial_number": device.serial_number})
+        raise
 
 
 def _record_refusal(exc: errors.DomainError, *, actor, holder, fields: dict, existing=None,
@@ -266,15 +278,12 @@ def device_transfer(*, actor, device: Device, to_holder: Organisation, custodian
     """Hand the device to another institution that may hold it. The new holder's filing
     duties restart: this is its filing, late if more than 7 days after the handover."""
     permissions.check_may_manage(actor, device.holder)
-    try:
+    # A refusal is filed under the device's holder (whose inspectors follow the device),
+    # naming the organisation it was to go to.
+    with _refusals_kept(RECORDED_REFUSALS, actor=actor, device=device, act=DeviceRefusal.Act.TRANSFER,
+                        details={"to_holder": to_holder.pk}):
         return _device_transfer(actor=actor, device=device, to_holder=to_holder, custodian=custodian,
                                 operators=operators, transferred_on=transferred_on, reason=reason, at=_now(at))
-    except RECORDED_REFUSALS as exc:
-        # Filed under the device's holder (whose inspectors follow the device), naming the
-        # organisation it was to go to.
-        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.TRANSFER,
-                        fields=_device_fields(device), details={"to_holder": to_holder.pk})
-        raise
 
 
 @transaction.atomic
@@ -343,12 +352,9 @@ def device_unseal(*, actor, device: Device, reference: str, reason: str = "",
 def device_scrap(*, actor, device: Device, witness: str, reason: str = "", at: dt.datetime | None = None) -> Device:
     """Scrap the device in front of a witness. A sealed device is evidence: not scrapped
     (and the attempt is kept for inspectors)."""
-    try:
+    with _refusals_kept((errors.DeviceSealed, errors.DeviceScrapped), actor=actor, device=device,
+                        act=DeviceRefusal.Act.SCRAP):
         return _device_scrap(actor=actor, device=device, witness=witness, reason=reason, at=at)
-    except (errors.DeviceSealed, errors.DeviceScrapped) as exc:
-        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.SCRAP,
-                        fields=_device_fields(device))
-        raise
 
 
 @transaction.atomic
@@ -376,13 +382,10 @@ def device_operator_add(*, actor, device: Device, person: Person, reason: str = 
                         at: dt.datetime | None = None) -> Device:
     """Register one more operator. An unlicensed one, or one from another organisation, is
     refused and the attempt kept for inspectors."""
-    try:
+    refusals = (errors.OperatorNotLicensed, errors.PersonNotAtHolder, errors.DeviceSealed, errors.DeviceScrapped)
+    with _refusals_kept(refusals, actor=actor, device=device, act=DeviceRefusal.Act.OPERATOR,
+                        details={"person": person.pk}):
         return _device_operator_add(actor=actor, device=device, person=person, reason=reason, at=at)
-    except (errors.OperatorNotLicensed, errors.PersonNotAtHolder, errors.DeviceSealed,
-            errors.DeviceScrapped) as exc:
-        _record_refusal(exc, actor=actor, holder=device.holder, existing=device, act=DeviceRefusal.Act.OPERATOR,
-                        fields=_device_fields(device), details={"person": person.pk})
-        raise
 
 
 @transaction.atomic
@@ -447,19 +450,14 @@ def exam_record(*, actor, device: Device, performed_at: dt.datetime, patient_nam
     operator not licensed on the day or not registered on the device, a missing second
     operator where the jurisdiction requires two signatures. Those refusals are also kept
     (DeviceRefusal, act "exam") for inspectors."""
-    try:
+    with _refusals_kept(RECORDED_EXAM_REFUSALS, actor=actor, device=device, act=DeviceRefusal.Act.EXAM, details={
+            "performed_at": performed_at.isoformat(), "operator": operator.pk,
+            "second_operator": second_operator.pk if second_operator is not None else None}):
         return _exam_record(
             actor=actor, device=device, performed_at=performed_at, patient_name=patient_name,
             patient_resident_id=patient_resident_id, gestational_weeks=gestational_weeks, indication=indication,
             operator=operator, result_summary=result_summary, second_operator=second_operator, at=at,
         )
-    except RECORDED_EXAM_REFUSALS as exc:
-        _record_refusal(exc, actor=actor, holder=getattr(exc, "exam_holder", device.holder), existing=device,
-                        act=DeviceRefusal.Act.EXAM, fields=_device_fields(device), details={
-            "performed_at": performed_at.isoformat(), "operator": operator.pk,
-            "second_operator": second_operator.pk if second_operator is not None else None,
-        })
-        raise
 
 
 @transaction.atomic

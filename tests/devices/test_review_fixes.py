@@ -28,14 +28,22 @@ def centre_with_operator(county):
     return centre, operator(centre)
 
 
-def test_an_exam_before_a_transfer_stays_in_the_old_holders_register(county):
-    now = timezone.now()
+def transferred(county, now, *, filed_days_ago: int, handed_over_days_ago: int):
+    """A device filed at the hospital (operator sono_a), handed to a centre (operator op_b,
+    physician staff_b) and the transfer recorded now: (device, sono_a, centre, op_b, staff_b)."""
     sono_a = operator(county.hospital)
-    device = file_device(county.hospital, operators=[sono_a], at=now - dt.timedelta(days=10))
+    device = file_device(county.hospital, operators=[sono_a], at=now - dt.timedelta(days=filed_days_ago))
     centre, op_b = centre_with_operator(county)
     staff_b = UserFactory(role="physician", organisation=centre)
     services.device_transfer(actor=county.physician, device=device, to_holder=centre, custodian=op_b,
-                             operators=[op_b], transferred_on=timezone.localdate(now - dt.timedelta(days=1)))
+                             operators=[op_b],
+                             transferred_on=timezone.localdate(now - dt.timedelta(days=handed_over_days_ago)))
+    return device, sono_a, centre, op_b, staff_b
+
+
+def test_an_exam_before_a_transfer_stays_in_the_old_holders_register(county):
+    now = timezone.now()
+    device, sono_a, centre, op_b, staff_b = transferred(county, now, filed_days_ago=10, handed_over_days_ago=1)
     performed = now - dt.timedelta(days=3)
     with pytest.raises(errors.DeviceForbidden):  # not the new holder's register
         exam(device, sono_a, actor=staff_b, performed_at=performed)
@@ -156,12 +164,7 @@ def test_exams_around_a_transfer_recorded_late_go_through_the_api_to_the_right_r
     the new holder (its staff, its operator); one done 12 days ago at the old holder, whose
     staff can still name the device although it no longer holds it."""
     now = timezone.now()
-    sono_a = operator(county.hospital)
-    device = file_device(county.hospital, operators=[sono_a], at=now - dt.timedelta(days=20))
-    centre, op_b = centre_with_operator(county)
-    staff_b = UserFactory(role="physician", organisation=centre)
-    services.device_transfer(actor=county.physician, device=device, to_holder=centre, custodian=op_b,
-                             operators=[op_b], transferred_on=timezone.localdate(now - dt.timedelta(days=10)))
+    device, sono_a, centre, op_b, staff_b = transferred(county, now, filed_days_ago=20, handed_over_days_ago=10)
 
     def body(op, days_ago):
         return {"device": device.pk, "performed_at": (now - dt.timedelta(days=days_ago)).isoformat(),
