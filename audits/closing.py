@@ -199,6 +199,12 @@ def line_dict(line: SignedClosingLine) -> dict:
     return data
 
 
+def lock_holder(holder: Organisation) -> Organisation:
+    """Lock the holder's row for the signature: two signatures of one holder's month wait
+    for each other."""
+    return Organisation.objects.select_related("jurisdiction").select_for_update(of=("self",), no_key=True).get(pk=holder.pk)
+
+
 @transaction.atomic
 def closing_sign(*, actor, month: dt.date, holder: Organisation | None = None, statement: str = "",
                  today: dt.date | None = None, signed_at: dt.datetime | None = None) -> SignedClosing:
@@ -222,7 +228,7 @@ def closing_sign(*, actor, month: dt.date, holder: Organisation | None = None, s
     if not periods.is_over(month, today=timezone.localdate(signed_at)):
         raise PeriodNotOver(_("A month can be signed only after it is over."),
                             details={"month": month.strftime("%Y-%m"), "signed_at": signed_at.isoformat()})
-    holder = Organisation.objects.select_related("jurisdiction").select_for_update().get(pk=holder.pk)
+    holder = lock_holder(holder)
     if today is not None and not periods.is_over(month, today=today):  # the demo's day, when it passes one
         raise PeriodNotOver()
     if SignedClosing.objects.filter(holder=holder, month=month).exists():

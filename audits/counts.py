@@ -41,7 +41,7 @@ def _may_count(actor, holder: Organisation) -> bool:
 
 
 def _lock(session: CountSession) -> CountSession:
-    return CountSession.objects.select_for_update().select_related("holder__jurisdiction").get(pk=session.pk)
+    return CountSession.objects.select_for_update(of=("self",), no_key=True).select_related("holder__jurisdiction").get(pk=session.pk)
 
 
 def _check(actor, session: CountSession, *, status: str) -> None:
@@ -121,7 +121,7 @@ def count_session_close(*, actor, session: CountSession,
     reasons = reasons or {}
     books = dict(StockPosition.objects.filter(holder=session.holder, in_transit=False)
                  .values_list("batch_id", "quantity"))
-    lines = {line.batch_id: line for line in session.lines.select_for_update()}
+    lines = {line.batch_id: line for line in session.lines.select_for_update(no_key=True)}
     for batch_id, quantity in books.items():  # held but not counted: counted 0
         if batch_id not in lines and quantity:
             lines[batch_id] = CountLine.objects.create(session=session, batch_id=batch_id, counted=0)

@@ -41,7 +41,7 @@ def lock_positions(keys: Iterable[PositionKey]) -> dict[PositionKey, StockPositi
         return {}
     condition = _condition(keys)
     locked = {(p.holder_id, p.batch_id, p.in_transit): p
-              for p in StockPosition.objects.filter(condition).select_for_update().order_by("pk")}
+              for p in StockPosition.objects.filter(condition).select_for_update(no_key=True).order_by("pk")}
     missing = [key for key in keys if key not in locked]
     if not missing:
         return locked
@@ -53,9 +53,9 @@ def lock_positions(keys: Iterable[PositionKey]) -> dict[PositionKey, StockPositi
             pass
     # Lock again, all of them, in primary-key order (rows already held stay held).
     return {(p.holder_id, p.batch_id, p.in_transit): p
-            for p in StockPosition.objects.filter(condition).select_for_update().order_by("pk")}
+            for p in StockPosition.objects.filter(condition).select_for_update(no_key=True).order_by("pk")}
 
 
 def lock_shipment(shipment_id: int) -> Shipment:
     """Lock a shipment row before changing its status (dispatch, receive, reject)."""
-    return Shipment.objects.select_for_update().select_related("sender", "recipient").get(pk=shipment_id)
+    return Shipment.objects.select_for_update(of=("self",), no_key=True).select_related("sender", "recipient").get(pk=shipment_id)

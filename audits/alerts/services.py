@@ -73,7 +73,7 @@ def _seen_again(alert: Alert, evidence: list[dict], actor) -> Alert:
     known = {(e.get("type"), e.get("id")) for e in alert.evidence}
     new = [e for e in evidence if (e["type"], e["id"]) not in known]
     if new:
-        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        alert = Alert.objects.select_for_update(no_key=True).get(pk=alert.pk)
         before = {"evidence": list(alert.evidence)}
         alert.evidence = [*alert.evidence, *new]
         alert.save(update_fields=["evidence"])
@@ -134,7 +134,7 @@ def alert_raise(*, type: str, severity: str, subject, summary: str = "", evidenc
 
 
 def _lock(alert: Alert) -> Alert:
-    return Alert.objects.select_for_update(of=("self",)).select_related("organisation__jurisdiction").get(pk=alert.pk)
+    return Alert.objects.select_for_update(of=("self",), no_key=True).select_related("organisation__jurisdiction").get(pk=alert.pk)
 
 
 def _check_office(actor, alert: Alert) -> None:

@@ -108,11 +108,11 @@ def _phone_time(value: dt.datetime | None, *, field: str) -> dt.datetime:
 
 
 def _lock_sweep(sweep: Sweep) -> Sweep:
-    return Sweep.objects.select_for_update(of=("self",)).select_related("jurisdiction", "office__jurisdiction").get(pk=sweep.pk)
+    return Sweep.objects.select_for_update(of=("self",), no_key=True).select_related("jurisdiction", "office__jurisdiction").get(pk=sweep.pk)
 
 
 def _lock_visit(visit: Visit) -> Visit:
-    return Visit.objects.select_for_update(of=("self",)).select_related(
+    return Visit.objects.select_for_update(of=("self",), no_key=True).select_related(
         "jurisdiction", "organisation__jurisdiction", "sweep", "target").get(pk=visit.pk)
 
 
@@ -289,7 +289,7 @@ def target_add(*, actor, sweep: Sweep, organisation: Organisation | None = None,
 
 @transaction.atomic
 def target_assign(*, actor, target: Target, team: Team | None) -> Target:
-    target = Target.objects.select_for_update(of=("self",)).select_related("sweep__jurisdiction").get(pk=target.pk)
+    target = Target.objects.select_for_update(of=("self",), no_key=True).select_related("sweep__jurisdiction").get(pk=target.pk)
     _check_office_admin(actor, target.sweep.jurisdiction)
     _open_sweep(target.sweep)
     if team is not None and team.sweep_id != target.sweep_id:
@@ -323,7 +323,7 @@ def sweep_finish(*, actor, sweep: Sweep, at: dt.datetime | None = None) -> Sweep
 @transaction.atomic
 def visit_open(*, actor, target: Target, note: str = "", at: dt.datetime | None = None) -> Visit:
     """An inspector opens the visit of a target (one per target), within the sweep's period."""
-    target = Target.objects.select_for_update(of=("self",)).select_related("sweep", "jurisdiction", "organisation").get(
+    target = Target.objects.select_for_update(of=("self",), no_key=True).select_related("sweep", "jurisdiction", "organisation").get(
         pk=target.pk)
     _check_inspector(actor, target.jurisdiction)
     sweep = _lock_sweep(target.sweep)
@@ -624,7 +624,7 @@ def photo_record(*, actor, visit: Visit, client_id, image, caption: str = "", fi
 
 
 def _lock_finding(finding: Finding) -> Finding:
-    return Finding.objects.select_for_update(of=("self",)).select_related(
+    return Finding.objects.select_for_update(of=("self",), no_key=True).select_related(
         "visit__sweep", "visit__jurisdiction", "visit__organisation", "jurisdiction", "organisation").get(pk=finding.pk)
 
 
@@ -766,7 +766,7 @@ def case_follow_up(*, actor, case: Case, status: str, note: str = "", outcome: s
                    fine_yuan: int | None = None, at: dt.datetime | None = None) -> Case:
     """A follow-up step: investigating, penalty decided (with the fine), transferred to the
     police, closed (with the outcome)."""
-    case = Case.objects.select_for_update(of=("self",)).select_related("jurisdiction", "organisation").get(pk=case.pk)
+    case = Case.objects.select_for_update(of=("self",), no_key=True).select_related("jurisdiction", "organisation").get(pk=case.pk)
     _check_authority(actor, case.jurisdiction)
     at = _now(at)
     if case.status == Case.Status.CLOSED:

@@ -43,4 +43,4 @@ class DeviceRefusalFilter(django_filters.FilterSet):
 
     class Meta:
         model = DeviceRefusal
-        fields = ["code", "act", "holder", "device", "serial"]
+        fields = ["code", "act", "holder", "to_holder", "device", "serial"]

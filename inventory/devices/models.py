@@ -240,6 +240,9 @@ class DeviceRefusal(models.Model):
     identity = models.CharField(max_length=IDENTITY_MAX, blank=True, db_index=True)
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.PROTECT, related_name="refusals",
                                help_text=_("the device already filed (duplicate), transferred or examined on"))
+    to_holder = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  help_text=_("a refused transfer: the organisation the device was to go to "
+                                              "(its inspectors see the attempt too)"))
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -129,6 +129,7 @@ def exam_list(*, user) -> QuerySet[DeviceExam]:
 
 
 def refusal_list(*, user) -> QuerySet[DeviceRefusal]:
-    """Refused filings: authorities see their jurisdiction's; members their own attempts."""
-    qs = DeviceRefusal.objects.select_related("holder", "device", "actor")
-    return visibility.scope(qs, user, "holder")
+    """Refused acts: authorities see their jurisdiction's, members their own organisation's;
+    a refused transfer also by the organisation it was to go to and that one's authorities."""
+    qs = DeviceRefusal.objects.select_related("holder", "device", "actor", "to_holder")
+    return visibility.scope(qs, user, "holder", "to_holder")

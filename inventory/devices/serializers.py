@@ -137,11 +137,12 @@ class DeviceEventSerializer(serializers.ModelSerializer):
 class DeviceRefusalSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", read_only=True, default=None)
     holder_name = serializers.CharField(source="holder.name", read_only=True, default=None)
+    to_holder_name = serializers.CharField(source="to_holder.name", read_only=True, default=None)
 
     class Meta:
         model = DeviceRefusal
-        fields = ["id", "attempted_at", "act", "actor", "holder", "holder_name", "code", "message", "kind", "brand",
-                  "model", "serial_number", "device", "details"]
+        fields = ["id", "attempted_at", "act", "actor", "holder", "holder_name", "to_holder", "to_holder_name",
+                  "code", "message", "kind", "brand", "model", "serial_number", "device", "details"]
         read_only_fields = fields
 
 

@@ -107,22 +107,24 @@ def _check_operators_licensed(people: Sequence[Person], kind: str, on: dt.date, 
 
 
 @contextmanager
-def _refusals_kept(refusals: tuple, *, actor, device: Device, act: str, details: dict | None = None):
+def _refusals_kept(refusals: tuple, *, actor, device: Device, act: str, details: dict | None = None,
+                   to_holder: Organisation | None = None):
     """A refusal among `refusals` raised inside is kept (DeviceRefusal) for the device's holder,
     or for the holder the refusing code names (`exc.exam_holder`: the register an exam was for),
-    then raised again."""
+    then raised again. `to_holder`: where a refused transfer was to take the device."""
     try:
         yield
     except refusals as exc:
         _record_refusal(exc, actor=actor, holder=getattr(exc, "exam_holder", device.holder), existing=device,
-                        act=act, details=details, fields={
+                        act=act, details=details, to_holder=to_holder, fields={
                             "kind": device.kind, "brand": device.brand, "model": device.model,
                             "serial_number": device.serial_number})
         raise
 
 
 def _record_refusal(exc: errors.DomainError, *, actor, holder, fields: dict, existing=None,
-                    act: str = DeviceRefusal.Act.FILING, details: dict | None = None) -> None:
+                    act: str = DeviceRefusal.Act.FILING, details: dict | None = None,
+                    to_holder: Organisation | None = None) -> None:
     """Keep a refused act (own transaction: it survives the refusal's rollback)."""
     with transaction.atomic():
         refusal = DeviceRefusal.objects.create(
@@ -130,7 +132,7 @@ def _record_refusal(exc: errors.DomainError, *, actor, holder, fields: dict, exi
             message=str(exc.message), kind=fields.get("kind", ""), brand=fields.get("brand", ""),
             model=fields.get("model", ""), serial_number=fields.get("serial_number", ""),
             identity=identity_key(fields.get("brand", ""), fields.get("model", ""), fields.get("serial_number", "")),
-            device=existing, details={**(exc.details or {}), **(details or {})},
+            device=existing, to_holder=to_holder, details={**(exc.details or {}), **(details or {})},
         )
         audit_record(action="create", instance=refusal, actor=actor, transition=exc.code)
 
@@ -150,7 +152,7 @@ def _actor(actor):
 
 
 def _locked(device: Device) -> Device:
-    return Device.objects.select_for_update().select_related("holder__jurisdiction").get(pk=device.pk)
+    return Device.objects.select_for_update(of=("self",), no_key=True).select_related("holder__jurisdiction").get(pk=device.pk)
 
 
 def _refuse_if_closed(device: Device, *, sealed_too: bool = True) -> None:
@@ -279,9 +281,9 @@ def device_transfer(*, actor, device: Device, to_holder: Organisation, custodian
     duties restart: this is its filing, late if more than 7 days after the handover."""
     permissions.check_may_manage(actor, device.holder)
     # A refusal is filed under the device's holder (whose inspectors follow the device),
-    # naming the organisation it was to go to.
+    # naming the organisation it was to go to (whose inspectors see the attempt too).
     with _refusals_kept(RECORDED_REFUSALS, actor=actor, device=device, act=DeviceRefusal.Act.TRANSFER,
-                        details={"to_holder": to_holder.pk}):
+                        details={"to_holder": to_holder.pk}, to_holder=to_holder):
         return _device_transfer(actor=actor, device=device, to_holder=to_holder, custodian=custodian,
                                 operators=operators, transferred_on=transferred_on, reason=reason, at=_now(at))
 

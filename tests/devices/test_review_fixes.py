@@ -89,10 +89,17 @@ def test_a_refused_transfer_is_kept_where_the_devices_inspectors_look(county, cl
         services.device_transfer(actor=county.physician, device=device, to_holder=clinic, custodian=op,
                                  operators=[op], transferred_on=timezone.localdate())
     refusal = DeviceRefusal.objects.get(device=device, act="transfer")
-    assert refusal.holder == county.hospital and refusal.details["to_holder"] == clinic.pk
+    assert refusal.holder == county.hospital and refusal.to_holder == clinic
     counts = [client_for(u).get("/api/device-refusals/", {"device": device.pk}).json()["count"]
               for u in (county.inspector, county.physician, county.other.inspector)]
-    assert counts == [1, 1, 0]
+    # The county the device was to go to sees the attempt (an individual clinic there tried
+    # to take an ultrasound device), not the device itself.
+    assert counts == [1, 1, 1]
+    seen = client_for(county.other.inspector).get("/api/device-refusals/", {"to_holder": clinic.pk}).json()
+    assert [(r["holder_name"], r["to_holder_name"], r["code"]) for r in seen["results"]] == [
+        (county.hospital.name, clinic.name, "device_holder_not_allowed")]
+    assert client_for(county.other.inspector).get(f"/api/devices/{device.pk}/").status_code == 404
+    assert client_for(county.other.inspector).get("/api/device-refusals/", {"act": "filing"}).json()["count"] == 0
 
 
 def test_moving_or_scrapping_a_sealed_device_is_kept(county):
