@@ -207,6 +207,9 @@ def _parse_date(value) -> dt.date | None:
     return None
 
 
+_FULL_WIDTH = {0xFF10 + i: ord("0") + i for i in range(10)} | {0xFF0C: ord(","), 0xFF0D: ord("-"), 0x3000: ord(" ")}
+
+
 def _parse_quantity(value) -> int | None:
     if isinstance(value, bool):
         return None
@@ -214,8 +217,12 @@ def _parse_quantity(value) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
-    text = str(value or "").strip().replace(",", "")
-    if text.lstrip("-").isdigit():
+    # Full-width digits (１２, as Chinese input methods type them) are digits; "①", "1²",
+    # "--3" and a 5,000-digit number are not quantities (str.isdigit() accepts the first
+    # two, int() refuses them).
+    text = str(value or "").translate(_FULL_WIDTH).strip().replace(",", "")
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isascii() and digits.isdigit() and len(digits) <= 12:
         return int(text)
     return None
 
@@ -382,7 +389,10 @@ def lock_wholesaler(wholesaler: Organisation) -> None:
 
 def sales_filing_submit(*, actor, month: dt.date, rows: Iterable[tuple[int, dict]], source: str,
                         amendment_reason: str = "", file_sha256: str = "", today: dt.date | None = None,
-                        submitted_at: dt.datetime | None = None) -> SalesFiling:
+                        submitted_at: dt.datetime | None = None, no_sales: bool = False) -> SalesFiling:
+    """Store a version of the wholesaler's sales summary for `month`. `no_sales`: the
+    wholesaler declares it sold none of these drugs that month (a nil return, no rows): the
+    summary is due every month, and an empty file sent by mistake is still refused."""
     wholesaler = _acting_wholesaler(actor)
     if not periods.is_over(month, today=today):
         raise PeriodNotOver(_("Sales for %(month)s can be filed once the month is over.")
@@ -395,8 +405,12 @@ def sales_filing_submit(*, actor, month: dt.date, rows: Iterable[tuple[int, dict
         raise FilingRowsInvalid(
             _("%(n)d rows have errors; nothing was stored.") % {"n": len({e['line'] for e in errors})},
             details={"rows": errors, "error_count": len(errors), "truncated": len(errors) >= MAX_ERRORS})
-    if not valid:
-        raise InvalidInput(_("The filing has no rows."), code="filing_empty")
+    if no_sales and valid:
+        raise InvalidInput(_("A nil return (no_sales) has no rows."), code="filing_no_sales_with_rows",
+                           details={"row_count": len(valid)})
+    if not valid and not no_sales:
+        raise InvalidInput(_("The filing has no rows (a month without sales is filed with no_sales: true)."),
+                           code="filing_empty")
     with transaction.atomic():
         lock_wholesaler(wholesaler)
         previous = _previous_version(wholesaler, month, amendment_reason)

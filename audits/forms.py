@@ -33,6 +33,7 @@ from audits.models import SignedClosing
 from audits.selectors import audit_chain_head, chain_check_text
 from backend import visibility
 from backend.models import Organisation, User
+from backend.spreadsheets import never_formulas
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ def render_xlsx(form: Form) -> bytes:
     if form.proof:
         ws.append([form.proof])
     xlsx_widths(ws, form.widths)
+    never_formulas(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -317,7 +317,8 @@ class SalesFilingLine(models.Model):
 
 class Discrepancy(models.Model):
     """What a reconciliation found, kept for the office's alerts. One row per finding
-    (month + kind + parties + batch); seen again it is refreshed, gone it is resolved."""
+    (month + kind + parties + batch); seen again it is refreshed, gone it is resolved, found
+    again after that it is reopened as its next `occurrence`."""
 
     class Kind(models.TextChoices):
         QUANTITY_MISMATCH = "quantity_mismatch", _("filed and shipped quantities differ")
@@ -341,6 +342,9 @@ class Discrepancy(models.Model):
     first_seen_at = models.DateTimeField(_("first seen"))
     last_seen_at = models.DateTimeField(_("last seen"))
     resolved_at = models.DateTimeField(_("no longer found"), null=True, blank=True)
+    occurrence = models.PositiveIntegerField(
+        _("occurrence"), default=1,
+        help_text=_("1, plus one each time it is found again after it was resolved (a new lead: a new alert)"))
 
     class Meta:
         ordering = ["-month", "kind", "id"]

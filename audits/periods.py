@@ -55,5 +55,11 @@ def due_on(month: dt.date, jurisdiction) -> dt.date:
     return following.replace(day=min(max(int(day), 1), last_day(following).day))
 
 
+def filings_due(month: dt.date, jurisdiction, *, today: dt.date | None = None) -> bool:
+    """Is the day the month's sales filings were due past? Until then a shipment not yet
+    filed is expected, not a discrepancy."""
+    return due_on(month, jurisdiction) < (today or timezone.localdate())
+
+
 def is_over(month: dt.date, *, today: dt.date | None = None) -> bool:
     return next_month(month) <= (today or timezone.localdate())

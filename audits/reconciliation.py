@@ -46,6 +46,7 @@ from audits.models import (
     SignedClosingLine,
 )
 from backend.models import Jurisdiction, Organisation
+from backend.spreadsheets import never_formulas
 
 
 def classify(filed: int, shipped: int, received: int) -> str:
@@ -363,8 +364,13 @@ def reconciliation_record(result: dict, *, jurisdiction_code: str, now: dt.datet
                 last_seen_at=now, jurisdiction_code=org_codes.get(d["wholesaler"] or d["holder"], jurisdiction_code))
             created += 1
         else:
+            fields = ["figures", "documents", "last_seen_at", "resolved_at"]
+            if row.resolved_at is not None:  # gone and back: a new occurrence, alerted anew
+                row.occurrence += 1
+                row.reopened = True  # read by the alerts' post_save receiver
+                fields.append("occurrence")
             row.figures, row.documents, row.last_seen_at, row.resolved_at = d["figures"], d["documents"], now, None
-            row.save(update_fields=["figures", "documents", "last_seen_at", "resolved_at"])
+            row.save(update_fields=fields)
             refreshed += 1
     # The reconciled scope is the jurisdiction's prefix ("4304" for the city 430400), not its code.
     node = Jurisdiction.objects.filter(code=jurisdiction_code).first()
@@ -415,6 +421,7 @@ def reconciliation_xlsx(result: dict) -> bytes:
     for sheet in (ws, ws2):
         for cell in sheet[1]:
             cell.font = Font(bold=True)
+    never_formulas(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -7,6 +7,7 @@ matching alert is raised.
 | `inventory.ShipmentDiscrepancy` shortage / overage | receipt_shortage / receipt_overage | medium |
 | `audits.CountLine` closed as suspected loss or theft | count_suspected_loss | high |
 | `scanning.ScanAnomaly` pack dispensed twice / at two holders | pack_dispensed_twice / pack_at_two_holders | high |
+| `inventory.Dispense` of a pack code dispensed before (typed into the register, not scanned) | pack_dispensed_twice | high |
 | `audits.Discrepancy` of a cross-party kind (账账相符) | cross_party_mismatch | medium (low: shipped, not yet received) |
 
 Rows saved one by one reach us through `post_save` receivers connected in
@@ -90,6 +91,13 @@ def count_line_alert(line) -> dict | None:
     }
 
 
+def pack_occurrence(anomaly) -> str:
+    """A pack seen at a holder it was never shipped to is one alert per such holder (each in
+    the county where it was seen: a pack moving on from the second county to a third must
+    reach the third's office too); a pack dispensed twice is one alert per pack."""
+    return "" if anomaly.kind == ScanAnomaly.Kind.PACK_DISPENSED_TWICE else f"holder:{anomaly.holder_id}"
+
+
 def scan_anomaly_alert(anomaly) -> dict | None:
     if anomaly.kind not in PACK_ANOMALY_KINDS or anomaly.pack_code_id is None or anomaly.holder_id is None:
         return None
@@ -98,13 +106,41 @@ def scan_anomaly_alert(anomaly) -> dict | None:
     summary = (_("Pack %(code)s was dispensed a second time at %(holder)s") if twice
                else _("Pack %(code)s was seen at %(holder)s after %(other)s"))
     return {
-        "type": anomaly.kind, "severity": "high", "subject": pack, "organisation": anomaly.holder,
+        "type": anomaly.kind, "severity": "high", "subject": pack, "occurrence": pack_occurrence(anomaly),
+        "organisation": anomaly.holder,
         "summary": summary % {"code": pack.code, "holder": anomaly.holder, "other": anomaly.other_holder or "-"},
         "evidence": [_ev(anomaly), _ev("scanning.scanlog", anomaly.scan_id), _ev("inventory.batch", pack.batch_id),
                      *(_ev("inventory.dispense", d) for d in anomaly.dispenses or []),
                      *([_ev("backend.organisation", anomaly.other_holder_id)] if anomaly.other_holder_id else [])],
         "figures": {"details": anomaly.details},
     }
+
+
+def dispense_alert(dispense) -> dict | None:
+    """A use-register entry naming a pack already in the register: the same alert as a
+    scan of it would raise (the REST endpoint takes `pack_code` too)."""
+    if dispense.pack_code_id is None:
+        return None
+    from inventory.models import Dispense
+
+    all_of_pack = list(Dispense.objects.filter(pack_code_id=dispense.pack_code_id).order_by("occurred_at", "id")
+                       .values_list("pk", flat=True))
+    if len(all_of_pack) < 2:
+        return None
+    pack = dispense.pack_code
+    return {
+        "type": ScanAnomaly.Kind.PACK_DISPENSED_TWICE, "severity": "high", "subject": pack,
+        "organisation": dispense.institution,
+        "summary": _("Pack %(code)s was dispensed a second time at %(holder)s")
+        % {"code": pack.code, "holder": dispense.institution},
+        "evidence": [_ev("inventory.batch", pack.batch_id), *(_ev("inventory.dispense", d) for d in all_of_pack)],
+        "figures": {"details": {"times": len(all_of_pack)}},
+    }
+
+
+def discrepancy_occurrence(n: int) -> str:
+    """The alert occurrence of a discrepancy's `occurrence` (its first: none)."""
+    return "" if n <= 1 else f"#{n}"
 
 
 def discrepancy_alert(row) -> dict | None:
@@ -120,7 +156,8 @@ def discrepancy_alert(row) -> dict | None:
         evidence.extend(_ev(label, pk) for pk in documents.get(name, []))
     return {
         "type": "cross_party_mismatch", "severity": "low" if row.kind == "shipped_not_received" else "medium",
-        "subject": row, "organisation": row.wholesaler or row.holder, "jurisdiction": row.jurisdiction_code,
+        "subject": row, "occurrence": discrepancy_occurrence(row.occurrence),
+        "organisation": row.wholesaler or row.holder, "jurisdiction": row.jurisdiction_code,
         "summary": _("%(month)s: %(kind)s between %(wholesaler)s and %(holder)s")
         % {"month": row.month.strftime("%Y-%m"), "kind": Discrepancy.Kind(row.kind).label,
            "wholesaler": row.wholesaler or "-", "holder": row.holder or "-"},
@@ -169,6 +206,7 @@ SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "audits.countline": (count_line_alert, ("session__holder__jurisdiction", "batch")),
     "scanning.scananomaly": (scan_anomaly_alert, ("pack_code", "holder__jurisdiction", "other_holder")),
     "audits.discrepancy": (discrepancy_alert, ("wholesaler__jurisdiction", "holder__jurisdiction")),
+    "inventory.dispense": (dispense_alert, ("pack_code", "institution__jurisdiction")),
 }
 
 
@@ -188,7 +226,9 @@ def _wanted(label: str, instance, created: bool) -> bool:
     if label == "audits.countline":  # flagged at the count's close, which saves an existing line
         return bool(instance.suspected_loss and instance.variance)
     if label == "audits.discrepancy":
-        return created and instance.kind in CROSS_PARTY_KINDS
+        return (created or getattr(instance, "reopened", False)) and instance.kind in CROSS_PARTY_KINDS
+    if label == "inventory.dispense":  # only a pack-coded entry can repeat a pack
+        return created and instance.pack_code_id is not None
     return created
 
 

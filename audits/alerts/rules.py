@@ -13,7 +13,7 @@ already raised), never a Python loop over history.
 | `device_filed_late` | device_filed_late | medium | a device filing (or a transfer's) more than 7 days late |
 | `licences` | licence_expired / licence_expiring | high / low | an institution's, or a device operator's or custodian's, licence lapsed (in the last year) or lapses within 30 days, with no renewal |
 | `filings_late` | filing_late / closing_late | medium (missing) / low (filed late) | a wholesaler's sales summary, an institution's signed closing, late or missing (`audits.filings.filing_status`) |
-| `reconciliation` | cross_party_mismatch | medium (low: shipped, not yet received) | each county's last months whose sales filings are due, reconciled (账账相符) and recorded, so a mismatch reaches the office without anyone opening the reconciliation |
+| `reconciliation` | cross_party_mismatch | medium (low: shipped, not yet received) | each county's (and each city's or province's with organisations of its own) last months whose sales filings are due, reconciled (账账相符) and recorded, so a mismatch reaches the office without anyone opening the reconciliation |
 | `sweep_*` | the event-driven types | | source rows of the last year whose after-commit alert is missing |
 
 Raised once: a rule skips what it already raised for the same subject (and occurrence),
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Case, CharField, Count, DateField, Exists, F, Min, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -427,22 +427,55 @@ def sweep_count_lines(ctx: Context) -> list[Alert]:
 
 
 def sweep_scan_anomalies(ctx: Context) -> list[Alert]:
-    """A pack anomaly is covered by an alert about its pack that was open when it was seen
-    or raised since."""
+    """A pack anomaly is covered by an alert about its pack (seen at a second holder: about
+    its pack at that holder) that was open when it was seen or raised since."""
     from scanning.models import ScanAnomaly
 
+    occurrence = Case(When(kind=ScanAnomaly.Kind.PACK_DISPENSED_TWICE, then=Value("")),
+                      default=Concat(Value("holder:"), Cast("holder_id", CharField())), output_field=CharField())
     covered = Exists(Alert.objects.filter(type=OuterRef("kind"), subject_type="inventory.packcode",
-                                          subject_id=OuterRef("pack_code_id"))
+                                          subject_id=OuterRef("pack_code_id"), occurrence=OuterRef("alert_occurrence"))
                      .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=OuterRef("detected_at"))))
     rows = (ScanAnomaly.objects.filter(kind__in=events.PACK_ANOMALY_KINDS, pack_code__isnull=False,
                                        holder__isnull=False, detected_at__gte=ctx.since, detected_at__lt=ctx.end)
-            .exclude(covered).select_related(*events.SOURCES["scanning.scananomaly"][1]).order_by("pk"))
+            .annotate(alert_occurrence=occurrence).exclude(covered)
+            .select_related(*events.SOURCES["scanning.scananomaly"][1]).order_by("pk"))
     return raise_from(events.scan_anomaly_alert, rows)
 
 
+def sweep_dispensed_packs(ctx: Context) -> list[Alert]:
+    """A use-register entry of a pack already dispensed, however it was entered, is covered
+    by an alert about its pack that was open when it was registered or raised since."""
+    from inventory.models import Dispense
+    from scanning.models import ScanAnomaly
+
+    earlier = Dispense.objects.filter(pack_code_id=OuterRef("pack_code_id"), pk__lt=OuterRef("pk"))
+    covered = Exists(Alert.objects.filter(type=ScanAnomaly.Kind.PACK_DISPENSED_TWICE,
+                                          subject_type="inventory.packcode", subject_id=OuterRef("pack_code_id"))
+                     .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=OuterRef("recorded_at"))))
+    rows = (Dispense.objects.filter(pack_code__isnull=False, recorded_at__gte=ctx.since, recorded_at__lt=ctx.end)
+            .filter(Exists(earlier)).exclude(covered)
+            .select_related(*events.SOURCES["inventory.dispense"][1]).order_by("pk"))
+    return raise_from(events.dispense_alert, rows)
+
+
+def _unalerted_discrepancies(**filters):
+    """Open cross-party discrepancies whose current occurrence no alert was raised about (one
+    found again after it was resolved is a new occurrence)."""
+    from audits.models import Discrepancy
+
+    occurrence = Case(When(occurrence__lte=1, then=Value("")),
+                      default=Concat(Value("#"), Cast("occurrence", CharField())), output_field=CharField())
+    raised = Exists(Alert.objects.filter(subject_type="audits.discrepancy", subject_id=OuterRef("pk"),
+                                         occurrence=OuterRef("alert_occurrence")))
+    return (Discrepancy.objects.filter(kind__in=events.CROSS_PARTY_KINDS, resolved_at__isnull=True, **filters)
+            .annotate(alert_occurrence=occurrence).exclude(raised)
+            .select_related(*events.SOURCES["audits.discrepancy"][1]).order_by("pk"))
+
+
 def sweep_discrepancies(ctx: Context) -> list[Alert]:
-    return _sweep(ctx, "audits.discrepancy", "first_seen_at", kind__in=events.CROSS_PARTY_KINDS,
-                  resolved_at__isnull=True)
+    rows = _unalerted_discrepancies(last_seen_at__gte=ctx.since, last_seen_at__lt=ctx.end)
+    return raise_from(events.discrepancy_alert, rows)
 
 
 def reconciliation(ctx: Context) -> list[Alert]:
@@ -454,15 +487,21 @@ def reconciliation(ctx: Context) -> list[Alert]:
     from audits import reconciliation as reconciliation_
 
     alerts: list[Alert] = []
-    for county in Jurisdiction.objects.filter(level=Jurisdiction.Level.COUNTY).order_by("code"):
+    # Every county, then each city or province with organisations registered at its own
+    # level (a city's wholesaler and hospital are in no county): reconciled over its whole
+    # prefix, what the counties below found is only refreshed.
+    above = Jurisdiction.objects.filter(level__in=[Jurisdiction.Level.PROVINCE, Jurisdiction.Level.CITY]).filter(
+        Exists(Organisation.objects.filter(jurisdiction=OuterRef("pk"))))
+    scopes = [*Jurisdiction.objects.filter(level=Jurisdiction.Level.COUNTY).order_by("code"),
+              *above.order_by("-code")]
+    for county in scopes:
         month = periods.previous_month(ctx.today.replace(day=1))
         for _i in range(FILING_MONTHS_CHECKED):
-            if periods.due_on(month, county) < ctx.today:
+            if periods.filings_due(month, county, today=ctx.today):
                 result = reconciliation_.reconcile(month, jurisdiction_prefix=county.prefix)
                 with transaction.atomic():
                     reconciliation_.reconciliation_record(result, jurisdiction_code=county.code)
-                    rows = _unalerted("audits.discrepancy", month=month, kind__in=events.CROSS_PARTY_KINDS,
-                                      jurisdiction_code__startswith=county.prefix, resolved_at__isnull=True)
+                    rows = _unalerted_discrepancies(month=month, jurisdiction_code__startswith=county.prefix)
                     alerts += raise_from(events.discrepancy_alert, rows)
             month = periods.previous_month(month)
     return alerts
@@ -473,6 +512,7 @@ RULES: dict[str, Callable[[Context], list[Alert]]] = {
     "sweep_shipment_discrepancies": sweep_shipment_discrepancies,
     "sweep_count_lines": sweep_count_lines,
     "sweep_scan_anomalies": sweep_scan_anomalies,
+    "sweep_dispensed_packs": sweep_dispensed_packs,
     "sweep_discrepancies": sweep_discrepancies,
     "dispensing_spike": dispensing_spike,
     "dispensed_without_receipt": dispensed_without_receipt,

@@ -96,9 +96,15 @@ class SalesFilingSerializer(serializers.ModelSerializer):
     class Meta:
         model = SalesFiling
         fields = ["id", "wholesaler", "wholesaler_name", "month", "version", "supersedes", "amendment_reason",
-                  "source", "file_sha256", "row_count", "total_quantity", "due_on", "late", "submitted_by",
-                  "submitted_at"]
+                  "source", "file_sha256", "row_count", "total_quantity", "no_sales", "due_on", "late",
+                  "submitted_by", "submitted_at"]
         read_only_fields = fields
+
+    no_sales = serializers.SerializerMethodField()
+
+    def get_no_sales(self, filing) -> bool:
+        """A nil return: the wholesaler declared no sales that month."""
+        return filing.row_count == 0
 
 
 class SalesFilingRowSerializer(serializers.Serializer):
@@ -120,8 +126,14 @@ class SalesFilingInputSerializer(serializers.Serializer):
     amendment_reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     rows = SalesFilingRowSerializer(many=True, required=False)
     file = serializers.FileField(required=False)
+    no_sales = serializers.BooleanField(required=False, default=False,
+                                        help_text=_("a nil return: no sales this month (no rows, no file)"))
 
     def validate(self, attrs):
+        if attrs.get("no_sales"):
+            if attrs.get("rows") or attrs.get("file"):
+                raise serializers.ValidationError(_("a nil return (no_sales) carries no rows and no file"))
+            return attrs
         if bool(attrs.get("rows")) == bool(attrs.get("file")):
             raise serializers.ValidationError(_("send either rows (JSON) or a file (CSV or XLSX)"))
         return attrs

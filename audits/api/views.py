@@ -195,7 +195,8 @@ class SignedClosingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
 class SalesFilingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Wholesalers' monthly sales summaries. POST JSON `{month, rows: [...]}` or multipart
     `month` + `file` (CSV or XLSX with the template's Chinese headers); `amendment_reason`
-    makes a new version of a filed month. Invalid rows: 400 `filing_rows_invalid` with every
+    makes a new version of a filed month; `no_sales: true` (no rows, no file) files a month
+    without sales (a nil return). Invalid rows: 400 `filing_rows_invalid` with every
     row error in `details.rows`, nothing stored. PUT/PATCH/DELETE answer 409 `filing_submitted`."""
 
     serializer_class = s.SalesFilingSerializer
@@ -225,7 +226,7 @@ class SalesFilingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             rows, source, digest = filings.rows_from_json(request.data.get("rows") or []), SalesFiling.Source.JSON, ""
         filing = filings.sales_filing_submit(actor=request.user, month=month, rows=rows, source=source,
                                              amendment_reason=data.validated_data["amendment_reason"],
-                                             file_sha256=digest)
+                                             file_sha256=digest, no_sales=data.validated_data["no_sales"])
         return Response(s.SalesFilingSerializer(filing).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -271,8 +272,8 @@ class FilingStatusView(APIView):
 
 class ReconciliationView(APIView):
     """The month's reconciliation (账账相符 and 账物相符): `month=2026-10&jurisdiction=430421`.
-    Authorities get their jurisdiction (what is found is recorded for the alerts); members
-    get their own organisation's side."""
+    Authorities get their jurisdiction (what is found is recorded for the alerts once the
+    month's filings are due); members get their own organisation's side."""
 
     @extend_schema(parameters=[OpenApiParameter("month", OpenApiTypes.STR, required=True),
                                OpenApiParameter("jurisdiction", OpenApiTypes.STR)],
@@ -281,7 +282,9 @@ class ReconciliationView(APIView):
         month = _month(request)
         prefix, org_id, jurisdiction = _jurisdiction_scope(request)
         result = reconciliation.reconcile(month, jurisdiction_prefix=prefix, organisation_id=org_id)
-        if org_id is None and periods.is_over(month):
+        # Recorded (for the alerts) once the month's filings are due, as the daily rule does:
+        # before that, what a wholesaler has not filed yet is no discrepancy.
+        if org_id is None and periods.filings_due(month, jurisdiction):
             result["recorded"] = reconciliation.reconciliation_record(result, jurisdiction_code=jurisdiction.code)
         result["jurisdiction"] = jurisdiction.code if org_id is None else None
         return Response(result)

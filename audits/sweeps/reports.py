@@ -20,6 +20,7 @@ from audits.forms import cjk_font, pdf_table, xlsx_widths
 from audits.selectors import audit_chain_head, chain_check_text
 from audits.sweeps import checklist, selectors
 from audits.sweeps.models import Case, ChecklistAnswer, Finding, FindingAction, Sweep, Target, Tick, Visit
+from backend.spreadsheets import never_formulas
 
 DEPARTMENTS = {"health": "卫生健康", "family_planning": "计划生育", "drug_administration": "药品监管",
                "police": "公安"}
@@ -232,6 +233,7 @@ def render_xlsx(report: Report) -> bytes:
         for line in report.footer:
             ws.append([line])
         xlsx_widths(ws, section.widths)
+    never_formulas(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -83,7 +83,7 @@ def test_discrepancies_link_their_documents(county, month, planted):
     assert cv["documents"]["stock_counts"] == [planted["count"].pk]
 
 
-def test_api_records_the_findings_for_the_alerts(county, month, planted, client_for):
+def test_api_records_the_findings_for_the_alerts(county, month, planted, client_for, filings_due):
     url = f"/api/reconciliations/?month={month.month:%Y-%m}&jurisdiction={county.jurisdiction.code}"
     body = client_for(county.office_admin).get(url).json()
     assert len(body["discrepancies"]) == 6

@@ -53,7 +53,7 @@ def test_a_seizure_off_the_books_leaves_the_holder_balanced(county, month):
 
 
 
-def test_a_city_reconciliation_resolves_what_it_no_longer_finds(county, month, client_for):
+def test_a_city_reconciliation_resolves_what_it_no_longer_finds(county, month, client_for, filings_due):
     city_office = OrganisationFactory(kind=Organisation.Kind.AUTHORITY, jurisdiction=county.city, name="衡阳市综治办")
     city_inspector = UserFactory(username="city_insp", role=User.Role.INSPECTOR, organisation=city_office)
     (b,) = month.batches(1)
