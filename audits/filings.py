@@ -199,7 +199,9 @@ def _parse_date(value) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = str(value or "").strip()
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S"):
+    # Excel saves a date cell to CSV as "2026/11/8 0:00" (with the time) in Chinese locales.
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+                "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:

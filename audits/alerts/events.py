@@ -51,6 +51,7 @@ def _ev(instance_or_label, pk=None) -> dict:
 def refusal_alert(refusal) -> dict:
     return {
         "type": "shipment_refused", "severity": "high", "subject": refusal, "organisation": refusal.sender,
+        "other_organisation": refusal.recipient,
         "summary": _("%(sender)s tried to ship termination drugs to %(recipient)s: %(message)s")
         % {"sender": refusal.sender, "recipient": refusal.recipient, "message": refusal.message},
         "evidence": [_ev(refusal), *([_ev("inventory.shipment", refusal.shipment_id)] if refusal.shipment_id else []),
@@ -65,7 +66,7 @@ def shipment_discrepancy_alert(discrepancy) -> dict:
     shortage = discrepancy.kind == "shortage"
     return {
         "type": "receipt_shortage" if shortage else "receipt_overage", "severity": "medium",
-        "subject": discrepancy, "organisation": shipment.recipient,
+        "subject": discrepancy, "organisation": shipment.recipient, "other_organisation": shipment.sender,
         "summary": (_("%(recipient)s received %(received)d of %(shipped)d from %(sender)s (%(batch)s)")
                     % {"recipient": shipment.recipient, "received": discrepancy.received,
                        "shipped": discrepancy.shipped, "sender": shipment.sender, "batch": line.batch.lot_number}),
@@ -107,7 +108,7 @@ def scan_anomaly_alert(anomaly) -> dict | None:
                else _("Pack %(code)s was seen at %(holder)s after %(other)s"))
     return {
         "type": anomaly.kind, "severity": "high", "subject": pack, "occurrence": pack_occurrence(anomaly),
-        "organisation": anomaly.holder,
+        "organisation": anomaly.holder, "other_organisation": anomaly.other_holder,
         "summary": summary % {"code": pack.code, "holder": anomaly.holder, "other": anomaly.other_holder or "-"},
         "evidence": [_ev(anomaly), _ev("scanning.scanlog", anomaly.scan_id), _ev("inventory.batch", pack.batch_id),
                      *(_ev("inventory.dispense", d) for d in anomaly.dispenses or []),
@@ -158,6 +159,7 @@ def discrepancy_alert(row) -> dict | None:
         "type": "cross_party_mismatch", "severity": "low" if row.kind == "shipped_not_received" else "medium",
         "subject": row, "occurrence": discrepancy_occurrence(row.occurrence),
         "organisation": row.wholesaler or row.holder, "jurisdiction": row.jurisdiction_code,
+        "other_organisation": row.holder if row.wholesaler_id else None,
         "summary": _("%(month)s: %(kind)s between %(wholesaler)s and %(holder)s")
         % {"month": row.month.strftime("%Y-%m"), "kind": Discrepancy.Kind(row.kind).label,
            "wholesaler": row.wholesaler or "-", "holder": row.holder or "-"},
@@ -199,12 +201,13 @@ def _after_commit(builder: Callable, model, pks: list[int], related: tuple[str, 
 
 
 SOURCES: dict[str, tuple[Callable, tuple[str, ...]]] = {
-    "inventory.shipmentrefusal": (refusal_alert, ("sender__jurisdiction", "recipient")),
+    "inventory.shipmentrefusal": (refusal_alert, ("sender__jurisdiction", "recipient__jurisdiction")),
     "inventory.shipmentdiscrepancy": (shipment_discrepancy_alert,
                                       ("line__batch", "line__shipment__recipient__jurisdiction",
-                                       "line__shipment__sender")),
+                                       "line__shipment__sender__jurisdiction")),
     "audits.countline": (count_line_alert, ("session__holder__jurisdiction", "batch")),
-    "scanning.scananomaly": (scan_anomaly_alert, ("pack_code", "holder__jurisdiction", "other_holder")),
+    "scanning.scananomaly": (scan_anomaly_alert, ("pack_code", "holder__jurisdiction",
+                                                  "other_holder__jurisdiction")),
     "audits.discrepancy": (discrepancy_alert, ("wholesaler__jurisdiction", "holder__jurisdiction")),
     "inventory.dispense": (dispense_alert, ("pack_code", "institution__jurisdiction")),
 }

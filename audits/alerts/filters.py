@@ -1,8 +1,9 @@
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audits.alerts.models import Alert, AlertStatus, AlertType, Severity
-from backend.api.filters import IdFilter, JurisdictionFilterMixin
+from backend.api.filters import IdFilter, JurisdictionFilterMixin, jurisdiction_prefix_of
 
 
 class AlertFilter(JurisdictionFilterMixin, django_filters.FilterSet):
@@ -19,6 +20,13 @@ class AlertFilter(JurisdictionFilterMixin, django_filters.FilterSet):
     organisation = IdFilter()
     subject_id = IdFilter()
     jurisdiction_path = "jurisdiction_code"
+
+    def filter_jurisdiction(self, queryset, name, value):
+        """Alerts of that division and below, and those whose other party is there."""
+        prefix = jurisdiction_prefix_of(value)
+        if prefix is None:
+            return queryset.none()
+        return queryset.filter(Q(jurisdiction_code__startswith=prefix) | Q(other_jurisdiction_code__startswith=prefix))
 
     class Meta:
         model = Alert

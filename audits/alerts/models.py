@@ -70,6 +70,10 @@ class Alert(models.Model):
     organisation = models.ForeignKey("backend.Organisation", verbose_name=_("organisation concerned"), null=True,
                                      blank=True, on_delete=models.PROTECT, related_name="+")
     jurisdiction_code = models.CharField(_("jurisdiction code"), max_length=9, db_index=True)
+    other_jurisdiction_code = models.CharField(
+        _("other party's jurisdiction code"), max_length=9, blank=True, db_index=True,
+        help_text=_("a finding between parties in two divisions (a wholesaler and its customer in another "
+                    "county): the other one's authorities see the alert too; its own office acts on it"))
     summary = models.CharField(pgettext_lazy("alert", "summary"), max_length=500, blank=True)
     evidence = models.JSONField(_("evidence (linked records)"), default=list, blank=True)
     figures = models.JSONField(_("figures"), default=dict, blank=True)

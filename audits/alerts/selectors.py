@@ -17,7 +17,7 @@ that would confirm an alert exists.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audits.alerts.models import Alert
 from backend import visibility
@@ -31,4 +31,5 @@ def alert_list(*, user) -> QuerySet[Alert]:
         return qs
     if not user.is_authority or not user.jurisdiction_prefix:
         return qs.none()
-    return qs.filter(jurisdiction_code__startswith=user.jurisdiction_prefix)
+    prefix = user.jurisdiction_prefix
+    return qs.filter(Q(jurisdiction_code__startswith=prefix) | Q(other_jurisdiction_code__startswith=prefix))

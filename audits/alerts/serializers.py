@@ -26,7 +26,8 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = ["id", "type", "type_display", "severity", "severity_display", "status", "status_display",
-                  "subject", "occurrence", "organisation", "organisation_name", "jurisdiction_code", "summary",
+                  "subject", "occurrence", "organisation", "organisation_name", "jurisdiction_code",
+                  "other_jurisdiction_code", "summary",
                   "evidence", "figures", "raised_at", "raised_by", "acknowledged_at", "acknowledged_by",
                   "acknowledgement_note", "resolved_at", "resolved_by", "resolution_note"]
         read_only_fields = fields

@@ -85,7 +85,7 @@ def _seen_again(alert: Alert, evidence: list[dict], actor) -> Alert:
 
 def alert_raise(*, type: str, severity: str, subject, summary: str = "", evidence: Iterable[dict] = (),
                 jurisdiction=None, organisation=None, occurrence: str = "", figures: dict | None = None,
-                actor=None, raised_at: dt.datetime | None = None) -> Alert:
+                actor=None, raised_at: dt.datetime | None = None, other_organisation=None) -> Alert:
     """Open an alert about `subject` (a saved model instance), or return the one already open
     or acknowledged for the same type and subject (`alert.was_created` tells which).
 
@@ -93,7 +93,9 @@ def alert_raise(*, type: str, severity: str, subject, summary: str = "", evidenc
     (an Organisation itself, or what its `audit_organisation()` says); an alert without a
     jurisdiction would be seen by nobody and is refused. `occurrence` tells repeated
     findings about one subject apart (e.g. "2026-10"); `figures` keeps the numbers behind
-    the finding; `actor` is who raised it (None: the system)."""
+    the finding; `actor` is who raised it (None: the system). `other_organisation`: the other
+    party of a finding between two (the customer of a wholesaler, where a pack was before);
+    when it is in another division, that division's authorities see the alert too."""
     if type not in AlertType.values:
         raise AlertInvalid(_("Unknown alert type %(type)s.") % {"type": type},
                            details={"type": type, "allowed": list(AlertType.values)})
@@ -107,6 +109,9 @@ def alert_raise(*, type: str, severity: str, subject, summary: str = "", evidenc
     code = _jurisdiction_code(jurisdiction, organisation, subject)
     if not code:
         raise AlertInvalid(_("An alert needs a jurisdiction (or an organisation that has one)."))
+    other = other_organisation.jurisdiction.code if other_organisation is not None else ""
+    if other.startswith(code) or code.startswith(other):  # within the same scope (or none)
+        other = ""
     evidence = _evidence(evidence)
     actor = actor if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
@@ -118,7 +123,7 @@ def alert_raise(*, type: str, severity: str, subject, summary: str = "", evidenc
                 alert = Alert.objects.create(
                     type=type, severity=severity, subject_type=subject_type, subject_id=subject_id,
                     occurrence=(occurrence or "")[:40], organisation=organisation, jurisdiction_code=code,
-                    summary=(summary or "")[:500], evidence=evidence, figures=figures or {},
+                    other_jurisdiction_code=other, summary=(summary or "")[:500], evidence=evidence, figures=figures or {},
                     raised_at=raised_at or timezone.now(), raised_by=actor)
         except IntegrityError:
             existing = _active(type, subject_type, subject_id, occurrence)

@@ -181,3 +181,48 @@ def test_a_mismatch_between_city_level_parties_reaches_the_office(county, django
     with django_capture_on_commit_callbacks(execute=True):
         rules.run(today=today, only=["reconciliation"])
     assert Alert.objects.filter(type="cross_party_mismatch").count() == 1
+
+
+def test_a_mismatch_with_a_customer_in_another_county_reaches_both_offices(
+        county, client_for, django_capture_on_commit_callbacks):
+    """The wholesaler's county acts on it; the customer's county sees it (its clinic's
+    receipts are half of the finding)."""
+    m = Month(county)
+    (b,) = m.batches(1)
+    m.ship({b: 10}, day=8, recipient=county.other.hospital, receive=False)
+    m.filing([m.row(b, 4, customer=county.other.hospital)])  # 4 filed against 10 shipped
+    today = periods.due_on(m.month, county.jurisdiction) + dt.timedelta(days=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        rules.run(today=today, only=["reconciliation"])
+    (alert,) = Alert.objects.filter(type="cross_party_mismatch")
+    assert (alert.jurisdiction_code, alert.other_jurisdiction_code) == ("430421", "430121")
+    other_admin = client_for(county.other.office_admin)
+    listed = other_admin.get("/api/alerts/", {"jurisdiction": "430121"}).json()["results"]
+    assert [(a["id"], a["other_jurisdiction_code"]) for a in listed] == [(alert.pk, "430121")]
+    assert other_admin.get(f"/api/alerts/{alert.pk}/").status_code == 200
+    # Only the wholesaler's office acts on it.
+    r = other_admin.post(f"/api/alerts/{alert.pk}/resolve/", {"note": "不是我们的"}, format="json")
+    assert r.status_code in (403, 404) and Alert.objects.get(pk=alert.pk).status == "open"
+    mine = client_for(county.office_admin).post(f"/api/alerts/{alert.pk}/acknowledge/", {}, format="json")
+    assert mine.status_code == 200, mine.content
+    # A third county sees nothing.
+    from tests.factories import JurisdictionFactory, OrganisationFactory, UserFactory
+
+    third = OrganisationFactory(kind="authority", jurisdiction=JurisdictionFactory(code="430521"))
+    assert client_for(UserFactory(role="office_admin", organisation=third)).get("/api/alerts/").json()["count"] == 0
+
+
+def test_a_refused_shipment_to_a_pharmacy_in_the_same_county_names_no_other_county(
+        county, django_capture_on_commit_callbacks):
+    from backend.errors import DomainError
+    from inventory import services as inventory_services
+    from tests.inventory.factories import BatchFactory, stock_wholesaler
+
+    batch = BatchFactory()
+    stock_wholesaler(county, batch, 5)
+    draft = inventory_services.shipment_create(actor=county.clerk, recipient=county.pharmacy,
+                                               lines=[{"batch": batch, "quantity": 5}])
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(DomainError):
+        inventory_services.shipment_dispatch(actor=county.clerk, shipment=draft)
+    (alert,) = Alert.objects.filter(type="shipment_refused")
+    assert (alert.jurisdiction_code, alert.other_jurisdiction_code) == ("430421", "")

@@ -101,3 +101,18 @@ def test_a_nil_return_against_shipments_is_a_discrepancy(county, client_for, fil
     body = client_for(county.office_admin).get(
         f"/api/reconciliations/?month={m.month:%Y-%m}&jurisdiction=430421").json()
     assert body["summary"].get("shipped_not_filed") == 1
+
+
+def test_a_csv_saved_by_excel_with_times_on_the_dates_is_read(county, client_for):
+    """Excel in a Chinese locale saves a date cell as "2026/11/8 0:00"."""
+    from audits.models import SalesFilingLine
+    from tests.reconciliation.test_filings import csv_bytes, upload
+
+    m = Month(county)
+    (b,) = m.batches(1)
+    day = m.month.replace(day=8)
+    rows = [dict(m.row(b, 3), date=f"{day.year}/{day.month}/{day.day} 0:00"),
+            dict(m.row(b, 4), date=f"{day:%Y-%m-%d} 00:00")]
+    r = upload(client_for(county.clerk), m, csv_bytes(rows, encoding="gb18030"), "sales.csv")
+    assert r.status_code == 201, r.content
+    assert sorted(SalesFilingLine.objects.values_list("sold_on", "quantity")) == [(day, 3), (day, 4)]
