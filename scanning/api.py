@@ -244,7 +244,8 @@ class ScanView(UploadLimitMixin, APIView):
         context = _context(request, scan.action)
         scan.context = {k: getattr(v, "pk", v) for k, v in context.items() if k in LOGGED_CONTEXT}
         scan.lookup = selectors.code_lookup(user=request.user, payload=payload,
-                                            read_run_together=scan.action == ScanAction.LOOKUP)
+                                            read_run_together=scan.action == ScanAction.LOOKUP,
+                                            site_id=getattr(context.get("visit"), "organisation_id", None))
         result = services.scan_act(action=scan.action, actor=request.user, lookup=scan.lookup, context=context,
                                    idempotency_key=scoped_key(request))
         code = SUCCESS_STATUS.get(scan.action, status.HTTP_200_OK)

@@ -5,7 +5,7 @@ are the services' own: a scan answers with the very same codes as the REST endpo
 
 from django.utils.translation import gettext_lazy as _
 
-from backend.errors import DomainError, InvalidInput
+from backend.errors import Conflict, DomainError, InvalidInput
 
 
 class CodeUnreadable(InvalidInput):
@@ -46,3 +46,11 @@ class LabelNotPrintable(DomainError):
 
     code = "label_not_printable"
     default_message = _("This label cannot be printed as a barcode that reads back the same.")
+
+
+class DeviceSerialAmbiguous(Conflict):
+    """A typed factory serial that several registered devices carry, none (or several) of
+    them at the site inspected: ticking one would be a guess."""
+
+    code = "device_serial_ambiguous"
+    default_message = _("Several registered devices carry this factory serial: scan or type the asset tag.")

@@ -13,7 +13,8 @@ How a payload is resolved (`scanning.codec` says which fields each payload has):
 - China traceability code: pack by the 20 digits, product by the first 7.
 - Our labels: device by asset tag; batch by product id + lot.
 - Plain text: a bare GTIN names a product; anything else is tried as a device's factory
-  serial number, otherwise it is unknown.
+  serial number (shared by several devices: the one at the site inspected, else ambiguous),
+  otherwise it is unknown.
 
 Visibility (backend.visibility): members see their own organisation's holdings, authorities
 their jurisdiction's. What a code *is* (product, lot, expiry, device model, status) is
@@ -54,6 +55,8 @@ FLAG_MESSAGES = {
                            "FNC1/GS setting."),
     "pack_unknown": _("The product is known, but this pack code is not registered."),
     "device_unregistered": _("No registered device carries this code."),
+    "device_serial_ambiguous": _("%(devices)s registered devices carry this factory serial: scan or type the "
+                                 "asset tag."),
     "device_sealed": _("The device is sealed."),
     "device_scrapped": _("The device is scrapped."),
     "device_at_other_holder": _("The device is registered to another organisation."),
@@ -234,7 +237,26 @@ def _lot_and_serial(p: codec.Gs1Payload, product: DrugProduct) -> codec.Gs1Paylo
     return dataclasses.replace(corrected, raw=p.raw, symbology=p.symbology)
 
 
-def _resolve(lookup: Lookup, user, *, read_run_together: bool = True) -> None:
+def _device_by_serial(serial: str, site_id: int | None) -> tuple[Device | None, int]:
+    """The registered device with this factory serial, and how many share it when it names
+    none for sure. A serial is unique per brand and model only: where several devices carry
+    it, the one held by `site_id` (the site inspected, the member's own organisation) is
+    meant; if none or several of them are there, it is ambiguous (None, how many): the
+    asset tag tells them apart, a guess would tick another site's device."""
+    devices = list(Device.objects.select_related("holder__jurisdiction").filter(
+        serial_number__iexact=serial).order_by("pk")[:SERIAL_CANDIDATES])
+    if len(devices) == 1:
+        return devices[0], 0
+    here = [d for d in devices if site_id is not None and d.holder_id == site_id]
+    if len(here) == 1:
+        return here[0], 0
+    return None, len(devices)
+
+
+SERIAL_CANDIDATES = 50  # more devices sharing one typed serial are "ambiguous" all the same
+
+
+def _resolve(lookup: Lookup, user, *, read_run_together: bool = True, site_id: int | None = None) -> None:
     p = lookup.payload
     if isinstance(p, codec.Gs1Payload):
         pack = _pack(p.sgtin, f"(01){p.gtin}(21){p.serial}" if p.gtin and p.serial else None)
@@ -257,7 +279,7 @@ def _resolve(lookup: Lookup, user, *, read_run_together: bool = True) -> None:
             if corrected is not None:
                 lookup.payload = corrected
                 lookup.flag("separator_missing", scanned_lot=p.lot, lot=corrected.lot, serial=corrected.serial)
-                _resolve(lookup, user)
+                _resolve(lookup, user, site_id=site_id)
                 return
         if pack is not None:
             lookup.entity, lookup.pack, lookup.batch, lookup.product = "pack", pack, pack.batch, pack.batch.product
@@ -308,14 +330,17 @@ def _resolve(lookup: Lookup, user, *, read_run_together: bool = True) -> None:
             lookup.entity, lookup.batch, lookup.product = "batch", batch, batch.product
     elif isinstance(p, codec.PlainPayload):
         product = product_by_gtin(p.gtin) if p.gtin else None
-        device = None
+        device, shared = None, 0
         if product is None and p.text:
-            device = Device.objects.select_related("holder__jurisdiction").filter(
-                serial_number__iexact=p.text.strip()).first()
+            device, shared = _device_by_serial(p.text.strip(), site_id if site_id is not None else (
+                user.organisation_id if is_member(user) else None))
         if product is not None:
             lookup.entity, lookup.product = "product", product
         elif device is not None:
             lookup.entity, lookup.device = "device", device
+        elif shared:
+            lookup.entity = "device"
+            lookup.flag("device_serial_ambiguous", devices=shared)
         else:
             lookup.unknown = True
             lookup.flag("code_unknown")
@@ -426,15 +451,19 @@ def _device_facts(lookup: Lookup, user, today: dt.date) -> None:
 
 
 def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None,
-                read_run_together: bool = True) -> Lookup:
+                read_run_together: bool = True, site_id: int | None = None) -> Lookup:
     """What `payload` names and what `user` may see of it, with the flags.
+
+    `site_id`: the organisation being inspected (a scan to tick a visit): a typed factory
+    serial that several registered devices share names the one held there (else the
+    member's own organisation's; else none: flag `device_serial_ambiguous`).
 
     `read_run_together`: read a lot and serial sent without their separator as the one
     registered lot (`_lot_and_serial`). For a lookup only: an action that moves stock must
     not act on a reading the registry made, so it gets `batch_unknown` as scanned."""
     today = today or timezone.localdate()
     lookup = Lookup(payload=payload)
-    _resolve(lookup, user, read_run_together=read_run_together)
+    _resolve(lookup, user, read_run_together=read_run_together, site_id=site_id)
     _batch_facts(lookup, user, today)
     _pack_facts(lookup, user)
     _device_facts(lookup, user, today)

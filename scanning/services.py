@@ -37,7 +37,13 @@ from backend.idempotency import without_nul
 from inventory import services as inventory_services
 from inventory.models import Dispense, Shipment
 from scanning import codec
-from scanning.errors import ActionNotAvailable, BatchNotInShipment, CodeNamesNoBatch, PackCodeRequired
+from scanning.errors import (
+    ActionNotAvailable,
+    BatchNotInShipment,
+    CodeNamesNoBatch,
+    DeviceSerialAmbiguous,
+    PackCodeRequired,
+)
 from scanning.models import MAX_RAW, ScanAction, ScanAnomaly, ScanLog
 from scanning.selectors import Anomaly, Lookup
 
@@ -128,6 +134,9 @@ def scan_inspect(*, actor, lookup: Lookup, visit, client_id=None, scanned_at=Non
 
     from audits.sweeps import services as sweep_services
 
+    if "device_serial_ambiguous" in lookup.flag_codes:  # never tick (nor call unregistered) a guess
+        raise DeviceSerialAmbiguous(details=next(f.details for f in lookup.flags
+                                                 if f.code == "device_serial_ambiguous"))
     if client_id is None:  # the phone's id for the tick; a keyed retry maps to the same one
         client_id = uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key) if idempotency_key else uuid.uuid4()
     unregistered = lookup.device is None and lookup.product is None and (

@@ -62,7 +62,8 @@ def _scan(*, actor, visit: Visit, data: dict):
         if not payload.ok:
             raise CodeUnreadable(_("The code could not be read: %(reason)s") % {"reason": payload.message},
                                  code=payload.code, details=payload.as_dict())
-        lookup = selectors.code_lookup(user=actor, payload=payload, read_run_together=False)  # a tick is a record
+        lookup = selectors.code_lookup(user=actor, payload=payload, read_run_together=False,  # a tick is a record
+                                       site_id=visit.organisation_id)
         with transaction.atomic():
             result = scanning_services.scan_act(
                 action=ScanAction.INSPECT, actor=actor, lookup=lookup, idempotency_key=None,
