@@ -11,8 +11,8 @@
   sealed, stock seized, rectification ordered) call the registry's and the ledger's own
   services; a `Case` (两非案件) is opened from a finding and followed up through `CaseEvent`s.
 
-Append-only (a PostgreSQL trigger refuses UPDATE and DELETE, migration 0002): checklist
-answers, ticks, photos, findings, finding actions and case events. A later answer to the
+Append-only (a PostgreSQL trigger refuses UPDATE and DELETE, migrations 0002 and 0004): checklist
+answers, ticks (and the scans folded into them), photos, findings, finding actions and case events. A later answer to the
 same checklist item supersedes the earlier one (the latest wins; both stay).
 """
 
@@ -254,6 +254,25 @@ class Tick(VisitItem):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code}"
+
+
+class TickAlias(VisitItem):
+    """A scan folded into an earlier tick of the same device, pack or unregistered code (a
+    second phone, the serial plate after the asset tag): its client id stays an alias of the
+    tick it was folded into, so a finding citing that scan as evidence resolves to the tick,
+    and the id is not free for another item of the visit."""
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="tick_aliases")
+    tick = models.ForeignKey(Tick, verbose_name=_("register tick"), on_delete=models.PROTECT, related_name="aliases")
+    code = models.CharField(_("code scanned"), max_length=200, blank=True)
+
+    class Meta(VisitItem.Meta):
+        ordering = ["visit_id", "id"]
+        verbose_name = _("folded scan")
+        verbose_name_plural = _("folded scans")
+
+    def __str__(self) -> str:
+        return f"{self.client_id} -> {self.tick_id}"
 
 
 class Finding(VisitItem):

@@ -25,6 +25,7 @@ from audits.sweeps.models import (
     Sweep,
     Target,
     Tick,
+    TickAlias,
     Visit,
 )
 from backend import visibility
@@ -108,11 +109,15 @@ def checklist_state(visit: Visit) -> list[dict]:
 
 
 def resolve_evidence(finding: Finding) -> list[dict]:
-    """A finding's evidence refs with what they name (None while it has not arrived)."""
+    """A finding's evidence refs with what they name (None while it has not arrived); a
+    tick's client id that was folded into an earlier tick of the same thing names that tick."""
     models = {"tick": Tick, "answer": ChecklistAnswer, "photo": EvidencePhoto}
     out = []
     for ref in finding.evidence:
         row = models[ref["type"]].objects.filter(visit_id=finding.visit_id, client_id=ref["client_id"]).first()
+        if row is None and ref["type"] == "tick":  # a scan folded into an earlier tick names that tick
+            alias = TickAlias.objects.filter(visit_id=finding.visit_id, client_id=ref["client_id"]).first()
+            row = alias.tick if alias is not None else None
         out.append({**ref, "id": row.pk if row else None, "received": row is not None})
     photos = EvidencePhoto.objects.filter(visit_id=finding.visit_id, finding_client_id=finding.client_id)
     known = {r["client_id"] for r in out if r["type"] == "photo"}

@@ -49,6 +49,7 @@ from audits.sweeps.models import (
     Target,
     Team,
     Tick,
+    TickAlias,
     Visit,
 )
 from backend import policies, visibility
@@ -431,6 +432,16 @@ def _existing(visit: Visit, client_id, model, same: dict | None = None):
                 raise e.ClientIdReused(details={"client_id": str(client_id), "fields": differs})
             found.was_created = False
             return found
+    alias = TickAlias.objects.filter(visit=visit, client_id=client_id).select_related("tick").first()
+    if alias is not None:  # a scan folded into an earlier tick: that tick, as for the tick's own id
+        if model is not Tick:
+            raise e.ClientIdConflict(details={"client_id": str(client_id), "kind": Tick._meta.model_name})
+        stored = {"code": alias.code, "device_id": alias.tick.device_id}
+        differs = sorted(name for name, value in (same or {}).items() if stored.get(name) != value)
+        if differs:
+            raise e.ClientIdReused(details={"client_id": str(client_id), "fields": differs})
+        alias.tick.was_created = False
+        return alias.tick
     return None
 
 
@@ -503,7 +514,8 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
     - a drug pack or batch: on the site's books (a positive balance) or off the books
       (flagged `prohibited_holder` where the site may not hold termination drugs at all).
     A device, a pack or an unregistered code is ticked once per visit: again, it answers
-    with the first tick."""
+    with the first tick, and the new scan's client id is kept as an alias of that tick
+    (`TickAlias`: a finding citing it as evidence resolves to the tick)."""
     from inventory.devices.models import DeviceStatus
     from inventory.selectors import position_quantity
 
@@ -550,6 +562,11 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
         raise e.ItemInvalid(_("The code names no device and no drug to tick."), code="tick_nothing_named")
     tick = _create_item(Tick, visit=visit, client_id=client_id, duplicate_of=again, recorded_by=actor,
                         scanned_at=_phone_time(scanned_at, field="scanned_at"), **fields)
+    if not tick.was_created and str(tick.client_id) != str(client_id):
+        # folded into the earlier tick: its client id stays an alias of it (evidence may cite it)
+        alias = TickAlias.objects.create(visit=visit, client_id=client_id, tick=tick, code=fields["code"],
+                                         recorded_by=actor)
+        audit_record(action="create", instance=alias, actor=actor, subject_organisation=site)
     if tick.was_created:
         audit_record(action="create", instance=tick, actor=actor, subject_organisation=site)
         if tick.kind == Tick.Kind.DEVICE_UNREGISTERED:

@@ -3,6 +3,8 @@ go wrong, asserted through the API (or the service where the API cannot show it)
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from audits.sweeps.models import Tick
@@ -66,3 +68,27 @@ def test_scan_endpoint_inspect_prefers_the_sites_device_and_lookup_says_ambiguou
     body = inspector.post("/api/scan/", {"code": "SN-2020-0001"}, format="json").json()
     assert body["device"] is None
     assert [f["code"] for f in body["flags"]] == ["device_serial_ambiguous"]
+
+
+# --- evidence citing a scan that was folded into an earlier tick -------------------------------
+
+
+def test_evidence_citing_a_scan_folded_into_an_earlier_tick_resolves_to_that_tick(county, client_for):
+    visit = open_visit(county, county.hospital)
+    device = file_device(holder=county.hospital)
+    inspector = client_for(county.inspector)
+    (first,) = _sync(inspector, visit, [item("scan", code=device.asset_tag)])  # phone A
+    tick_b, finding_b = str(uuid.uuid4()), str(uuid.uuid4())  # phone B: the serial plate, cited
+    results = _sync(inspector, visit, [
+        item("scan", tick_b, code=device.serial_number),
+        item("finding", finding_b, rule="devices_match_register", severity="medium", description="铭牌与登记不符",
+             evidence=[{"type": "tick", "client_id": tick_b}])])
+    assert [(r["status"], r["id"]) for r in results][0] == ("duplicate", first["id"])
+    evidence = inspector.get(f"/api/findings/{results[1]['id']}/").json()["evidence"]
+    assert evidence == [{"type": "tick", "client_id": tick_b, "id": first["id"], "received": True}]
+    # Phone B sends its scan again: still the same tick; its id is not free for another item.
+    (again,) = _sync(inspector, visit, [item("scan", tick_b, code=device.serial_number)])
+    assert (again["status"], again["id"]) == ("duplicate", first["id"])
+    (other,) = _sync(inspector, visit, [item("answer", tick_b, item="warning_signs", answer="no")])
+    assert other["error"]["code"] == "client_id_conflict"
+    assert Tick.objects.filter(visit=visit).count() == 1
