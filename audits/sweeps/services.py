@@ -596,8 +596,9 @@ def finding_record(*, actor, visit: Visit, client_id, rule: str, severity: str, 
     answers and photos of the visit, by client id; they may upload before or after)."""
     visit = _lock_visit(visit)
     _check_inspector(actor, visit.jurisdiction)
-    if (found := _existing(visit, client_id, Finding, {"rule": rule, "severity": severity,
-                                                       "description": (description or "").strip()})) is not None:
+    same = {"rule": rule, "severity": severity, "description": (description or "").strip(),
+            "evidence": _evidence(evidence)}  # a resend citing other evidence is not a duplicate
+    if (found := _existing(visit, client_id, Finding, same)) is not None:
         return found
     _check_open(visit)  # the inspector was checked above
     if rule not in checklist.RULES:
@@ -623,13 +624,16 @@ def photo_record(*, actor, visit: Visit, client_id, image, caption: str = "", fi
     upload rules); stored by content hash, so a re-sent photo is stored once."""
     visit = _lock_visit(visit)
     _check_inspector(actor, visit.jurisdiction)
-    if (found := _existing(visit, client_id, EvidencePhoto, {"sha256": image.sha256})) is not None:
+    finding_client_id = uuid.UUID(str(finding_client_id)) if finding_client_id else None
+    caption = (caption or "")[:300]
+    same = {"sha256": image.sha256, "finding_client_id": finding_client_id, "caption": caption}
+    if (found := _existing(visit, client_id, EvidencePhoto, same)) is not None:
         return found
     _check_open(visit)  # the inspector was checked above
     taken_at = _phone_time(taken_at, field="taken_at")
     info = image.store()
     row = _create_item(EvidencePhoto, visit=visit, client_id=client_id, finding_client_id=finding_client_id,
-                       caption=caption[:300], taken_at=taken_at, path=info.path, thumbnail_path=info.thumbnail_path,
+                       caption=caption, taken_at=taken_at, path=info.path, thumbnail_path=info.thumbnail_path,
                        sha256=info.sha256, width=info.width, height=info.height, content_type=info.content_type,
                        size=info.size, recorded_by=actor)
     if row.was_created:

@@ -11,6 +11,7 @@ from audits.sweeps.models import Tick
 from tests.devices.factories import file_device
 from tests.factories import OrganisationFactory
 from tests.sweeps.helpers import item, open_visit
+from tests.sweeps.test_sync import PNG_URI
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +93,32 @@ def test_evidence_citing_a_scan_folded_into_an_earlier_tick_resolves_to_that_tic
     (other,) = _sync(inspector, visit, [item("answer", tick_b, item="warning_signs", answer="no")])
     assert other["error"]["code"] == "client_id_conflict"
     assert Tick.objects.filter(visit=visit).count() == 1
+
+
+# --- a re-sent item with other links is not a "duplicate" ---------------------------------------
+
+
+def test_a_finding_resent_with_other_evidence_is_refused_not_dropped(county, client_for):
+    visit = open_visit(county, county.hospital)
+    inspector = client_for(county.inspector)
+    answer, fid = str(uuid.uuid4()), str(uuid.uuid4())
+    _sync(inspector, visit, [item("answer", answer, item="warning_signs", answer="no")])
+    base = item("finding", fid, rule="warning_signs", severity="low", description="未张贴警示标志")
+    assert _sync(inspector, visit, [base])[0]["status"] == "created"
+    (res,) = _sync(inspector, visit, [{**base, "evidence": [{"type": "answer", "client_id": answer}]}])
+    assert res["status"] == "error" and res["error"]["code"] == "client_id_reused", res
+    assert res["error"]["details"]["fields"] == ["evidence"]
+    (same,) = _sync(inspector, visit, [base])  # the very same item again is a duplicate
+    assert same["status"] == "duplicate"
+
+
+def test_a_photo_resent_for_a_finding_or_with_another_caption_is_refused_not_dropped(county, client_for):
+    visit = open_visit(county, county.hospital)
+    inspector = client_for(county.inspector)
+    pid, fid = str(uuid.uuid4()), str(uuid.uuid4())
+    photo = item("photo", pid, image=PNG_URI, caption="警示牌位置")
+    assert _sync(inspector, visit, [photo])[0]["status"] == "created"
+    resent = _sync(inspector, visit, [{**photo, "finding_client_id": fid}, {**photo, "caption": "候诊区"}, photo])
+    assert [(r["status"], (r["error"] or {}).get("details", {}).get("fields")) for r in resent] == [
+        ("error", ["finding_client_id"]), ("error", ["caption"]), ("duplicate", None)]
+    assert resent[0]["error"]["code"] == resent[1]["error"]["code"] == "client_id_reused"
