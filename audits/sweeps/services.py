@@ -27,6 +27,7 @@ visit (a database constraint): the same item sent again returns the stored one w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -746,6 +747,21 @@ def _check_fine(fine: int | None) -> None:
                             details={"min": FINE_RANGE[0], "max": FINE_RANGE[1]})
 
 
+def _next_case_seq(prefix: str) -> int:
+    """The next number of a county's year (`prefix`), handed out one transaction at a time:
+    on PostgreSQL an advisory lock on the prefix, held to the commit, so two cases opened at
+    once from two findings do not both take the same number (SQLite's IMMEDIATE transactions
+    already serialise writers)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(f"sweeps.case_number:{prefix}".encode(), digest_size=8).digest(),
+                             "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    numbers = Case.objects.filter(number__startswith=prefix).values_list("number", flat=True)
+    return max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()), default=0) + 1
+
+
 @transaction.atomic
 def case_open(*, actor, finding: Finding, title: str = "", summary: str = "",
               at: dt.datetime | None = None) -> Case:
@@ -757,7 +773,7 @@ def case_open(*, actor, finding: Finding, title: str = "", summary: str = "",
         raise e.CaseExists(details={"case": Case.objects.filter(finding=finding).values_list("pk", flat=True)[0]})
     year = timezone.localdate(at).year
     prefix = f"LF-{finding.jurisdiction.code}-{year}-"
-    seq = Case.objects.filter(number__startswith=prefix).count() + 1
+    seq = _next_case_seq(prefix)
     title = (title or "").strip() or f"{finding.visit.target.site_name}：{checklist.rule_title(finding.rule)}"
     try:
         with transaction.atomic():
@@ -765,7 +781,10 @@ def case_open(*, actor, finding: Finding, title: str = "", summary: str = "",
                                        summary=summary or finding.description, organisation=finding.organisation,
                                        jurisdiction=finding.jurisdiction, opened_by=actor, opened_at=at)
     except IntegrityError:
-        raise e.CaseExists() from None
+        if not Case.objects.filter(finding=finding).exists():
+            raise  # not this finding's case: a number taken is a bug, not "already open"
+        raise e.CaseExists(details={"case": Case.objects.filter(finding=finding).values_list(
+            "pk", flat=True)[0]}) from None
     CaseEvent.objects.create(case=case, status=Case.Status.OPEN, note=_("case opened from finding #%(id)s")
                              % {"id": finding.pk}, actor=actor, occurred_at=at)
     audit_record(action="create", instance=case, actor=actor)
