@@ -93,6 +93,8 @@ class Target(models.Model):
     class Source(models.TextChoices):
         DEVICE_HOLDER = "device_holder", _("device holder")
         APPROVED_INSTITUTION = "approved_institution", _("institution approved for termination surgery")
+        # 拉网式检查: every other medical institution (no device, no valid approval) too
+        MEDICAL_INSTITUTION = "medical_institution", _("other medical institution")
         WHOLESALER = "wholesaler", _("drug wholesaler")
         RETAIL_PHARMACY = "retail_pharmacy", _("retail pharmacy")
         INDIVIDUAL_CLINIC = "individual_clinic", _("individual clinic")

@@ -33,6 +33,7 @@ TICK = {Tick.Kind.DEVICE_FOUND: "设备在册", Tick.Kind.DEVICE_WRONG_HOLDER: "
 FLAGS = {"sealed": "已查封", "scrapped": "已报废", "prohibited_holder": "该单位不得持有终止妊娠药品",
          "batch_unknown": "批号未登记", "expired": "已过期"}
 SOURCES = {Target.Source.DEVICE_HOLDER: "设备持有单位", Target.Source.APPROVED_INSTITUTION: "批准开展终止妊娠手术机构",
+           Target.Source.MEDICAL_INSTITUTION: "其他医疗机构",
            Target.Source.WHOLESALER: "药品批发企业", Target.Source.RETAIL_PHARMACY: "药品零售企业",
            Target.Source.INDIVIDUAL_CLINIC: "个体诊所", Target.Source.AD_HOC: "临时增加"}
 SWEEP_STATUS = {"planned": "计划中", "active": "进行中", "finished": "已结束"}

@@ -260,7 +260,8 @@ class TargetAddSerializer(serializers.Serializer):
 
 class GenerateTargetsSerializer(serializers.Serializer):
     sources = serializers.ListField(child=serializers.CharField(max_length=30), required=False, default=list,
-                                    help_text="device_holder, approved_institution, wholesaler, retail_pharmacy, "
+                                    help_text="device_holder, approved_institution, medical_institution, wholesaler, "
+                                              "retail_pharmacy, "
                                               "individual_clinic (default: all)")
 
 

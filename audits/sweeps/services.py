@@ -209,14 +209,16 @@ def register_sites(sweep: Sweep, sources: Iterable[str] | None = None) -> dict[i
         for pk in ids:
             sites.setdefault(pk, []).append(source)
 
+    holders = set(Device.objects.filter(holder__jurisdiction__code__startswith=prefix)
+                  .exclude(status=DeviceStatus.SCRAPPED).values_list("holder_id", flat=True).distinct())
+    institutions = list(in_scope.filter(kind__in=checklist.INSTITUTIONS).prefetch_related("licences"))
+    approved = {o.pk for o in institutions if policies.may_receive_termination_drugs(o, sweep.period_start)}
     if Source.DEVICE_HOLDER in wanted:
-        add(Device.objects.filter(holder__jurisdiction__code__startswith=prefix)
-            .exclude(status=DeviceStatus.SCRAPPED).values_list("holder_id", flat=True).distinct(),
-            Source.DEVICE_HOLDER)
+        add(sorted(holders), Source.DEVICE_HOLDER)
     if Source.APPROVED_INSTITUTION in wanted:
-        candidates = in_scope.filter(kind__in=checklist.INSTITUTIONS).prefetch_related("licences")
-        add([o.pk for o in candidates if policies.may_receive_termination_drugs(o, sweep.period_start)],
-            Source.APPROVED_INSTITUTION)
+        add(sorted(approved), Source.APPROVED_INSTITUTION)
+    if Source.MEDICAL_INSTITUTION in wanted:  # 拉网式检查: the township health centre without a device too
+        add([o.pk for o in institutions if o.pk not in holders | approved], Source.MEDICAL_INSTITUTION)
     for source, kind in ((Source.WHOLESALER, K.WHOLESALER), (Source.RETAIL_PHARMACY, K.RETAIL_PHARMACY),
                          (Source.INDIVIDUAL_CLINIC, K.INDIVIDUAL_CLINIC)):
         if source in wanted:
@@ -226,8 +228,10 @@ def register_sites(sweep: Sweep, sources: Iterable[str] | None = None) -> dict[i
 
 @transaction.atomic
 def targets_generate(*, actor, sweep: Sweep, sources: Iterable[str] | None = None) -> list[Target]:
-    """Targets from the registers: device holders, approved institutions, wholesalers,
-    retail pharmacies and individual clinics in the sweep's jurisdiction. Idempotent: a site
+    """Targets from the registers: device holders, approved institutions, every other medical
+    institution (拉网式检查: hospitals, township health centres, private clinics with no device
+    and no valid approval), wholesalers, retail pharmacies and individual clinics in the
+    sweep's jurisdiction. Idempotent: a site
     already on the list keeps its row (its reasons are merged)."""
     sweep = _lock_sweep(sweep)
     _check_office_admin(actor, sweep.jurisdiction)

@@ -10,7 +10,7 @@ import pytest
 from audits.sweeps.models import Tick
 from tests.devices.factories import file_device
 from tests.factories import OrganisationFactory
-from tests.sweeps.helpers import item, open_visit
+from tests.sweeps.helpers import item, open_visit, plan
 from tests.sweeps.test_sync import PNG_URI
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +122,28 @@ def test_a_photo_resent_for_a_finding_or_with_another_caption_is_refused_not_dro
     assert [(r["status"], (r["error"] or {}).get("details", {}).get("fields")) for r in resent] == [
         ("error", ["finding_client_id"]), ("error", ["caption"]), ("duplicate", None)]
     assert resent[0]["error"]["code"] == resent[1]["error"]["code"] == "client_id_reused"
+
+
+# --- 拉网式检查: every medical institution is a target ------------------------------------------
+
+
+def test_generate_targets_covers_every_medical_institution(county, client_for):
+    """DOMAIN.md, joint enforcement: sweeps cover hospitals, township health centres, private
+    and individual clinics, wholesalers and retail pharmacies (拉网式检查)."""
+    centre = OrganisationFactory(kind="township_health_centre", jurisdiction=county.township, licensed=True)
+    private = OrganisationFactory(kind="private_clinic", jurisdiction=county.township, licensed=True)
+    lapsed = OrganisationFactory(kind="hospital", jurisdiction=county.jurisdiction, licensed=True)  # no approval
+    elsewhere = OrganisationFactory(kind="township_health_centre", jurisdiction=county.other.jurisdiction,
+                                    licensed=True)
+    sweep = plan(county)
+    office = client_for(county.office_admin)
+    r = office.post(f"/api/sweeps/{sweep.pk}/generate-targets/", {}, format="json")
+    assert r.status_code == 200, r.json()
+    sources = {t["organisation"]: t["sources"] for t in r.json()["targets"]}
+    assert {o: sources.get(o.pk) for o in (centre, private, lapsed)} == {
+        centre: ["medical_institution"], private: ["medical_institution"], lapsed: ["medical_institution"]}
+    assert set(sources[county.hospital.pk]) >= {"approved_institution"}  # its other reasons stand alone
+    assert elsewhere.pk not in sources
+    only = office.post(f"/api/sweeps/{sweep.pk}/generate-targets/", {"sources": ["medical_institution"]},
+                       format="json")
+    assert only.status_code == 200 and len(only.json()["targets"]) == len(sources)  # idempotent
