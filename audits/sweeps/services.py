@@ -507,6 +507,17 @@ def _raise_unregistered_alert(tick_id: int) -> None:
                 jurisdiction=visit.jurisdiction, organisation=visit.organisation)
 
 
+def _prohibited_holder(site: Organisation | None, on: dt.date) -> bool:
+    """May the site not hold termination drugs on the day of the scan? Wholesalers may; an
+    institution only with a valid termination-surgery approval (and practice licence), as
+    for a shipment to it; retail pharmacies, individual clinics and ad-hoc sites never."""
+    if site is None:
+        return True
+    if site.kind == K.WHOLESALER:
+        return False
+    return not policies.may_receive_termination_drugs(site, on)
+
+
 @transaction.atomic
 def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, batch=None, product=None,
                 pack=None, unregistered_device: bool = False, scanned_at: dt.datetime | None = None) -> Tick:
@@ -517,7 +528,8 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
     - an asset tag or factory serial the register does not know: unregistered (the office
       gets an alert);
     - a drug pack or batch: on the site's books (a positive balance) or off the books
-      (flagged `prohibited_holder` where the site may not hold termination drugs at all).
+      (flagged `prohibited_holder` where the site may not hold termination drugs on the day
+      of the scan: not a wholesaler, nor an institution with a valid approval).
     A device, a pack or an unregistered code is ticked once per visit: again, it answers
     with the first tick, and the new scan's client id is kept as an alias of that tick
     (`TickAlias`: a finding citing it as evidence resolves to the tick)."""
@@ -533,6 +545,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
         return found
     _check_open(visit)  # the inspector was checked above
     site = visit.organisation
+    scanned_at = _phone_time(scanned_at, field="scanned_at")
     fields: dict = {"code": (code or "")[:200], "flags": []}
     if pack is not None:
         batch = pack.batch
@@ -558,7 +571,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
                       kind=Tick.Kind.STOCK_ON_BOOKS if book > 0 else Tick.Kind.STOCK_OFF_BOOKS)
         if batch is None:
             fields["flags"].append("batch_unknown")
-        if site is None or site.kind not in checklist.HOLDERS:
+        if _prohibited_holder(site, timezone.localdate(scanned_at)):
             fields["flags"].append("prohibited_holder")
         if batch is not None and batch.is_expired_on(timezone.localdate()):
             fields["flags"].append("expired")
@@ -566,7 +579,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
     else:
         raise e.ItemInvalid(_("The code names no device and no drug to tick."), code="tick_nothing_named")
     tick = _create_item(Tick, visit=visit, client_id=client_id, duplicate_of=again, recorded_by=actor,
-                        scanned_at=_phone_time(scanned_at, field="scanned_at"), **fields)
+                        scanned_at=scanned_at, **fields)
     if not tick.was_created and str(tick.client_id) != str(client_id):
         # folded into the earlier tick: its client id stays an alias of it (evidence may cite it)
         alias = TickAlias.objects.create(visit=visit, client_id=client_id, tick=tick, code=fields["code"],

@@ -3,13 +3,18 @@ go wrong, asserted through the API (or the service where the API cannot show it)
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from audits.sweeps.models import Tick
+from backend.models import Licence
 from tests.devices.factories import file_device
 from tests.factories import OrganisationFactory
+from tests.inventory.factories import BatchFactory
+from tests.scanning.scan_helpers import stock_with_packs, trace_codes
 from tests.sweeps.helpers import item, open_visit, plan
 from tests.sweeps.test_sync import PNG_URI
 
@@ -147,3 +152,22 @@ def test_generate_targets_covers_every_medical_institution(county, client_for):
     only = office.post(f"/api/sweeps/{sweep.pk}/generate-targets/", {"sources": ["medical_institution"]},
                        format="json")
     assert only.status_code == 200 and len(only.json()["targets"]) == len(sources)  # idempotent
+
+
+# --- stock at a site whose termination approval has lapsed ----------------------------------------
+
+
+def test_stock_at_an_institution_whose_approval_has_lapsed_is_flagged_prohibited_holder(county, client_for):
+    batch = BatchFactory()
+    packs = trace_codes(batch, 2)
+    stock_with_packs(county, batch, 20, packs)
+    visit = open_visit(county, county.hospital)
+    inspector = client_for(county.inspector)
+    _sync(inspector, visit, [item("scan", code=packs[0])])  # approved: held lawfully
+    today = timezone.localdate()
+    Licence.objects.filter(holder_organisation=county.hospital, kind=Licence.Kind.TERMINATION_APPROVAL).update(
+        valid_from=today - dt.timedelta(days=400), valid_until=today - dt.timedelta(days=1))
+    _sync(inspector, visit, [item("scan", code=packs[1])])
+    ticks = {t["code"]: t for t in inspector.get(f"/api/visits/{visit.pk}/").json()["ticks"]}
+    assert [(ticks[p]["kind"], "prohibited_holder" in ticks[p]["flags"]) for p in packs] == [
+        ("stock_on_books", False), ("stock_on_books", True)]
