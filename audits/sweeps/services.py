@@ -821,8 +821,8 @@ FOLLOW_UPS = {
 @transaction.atomic
 def case_follow_up(*, actor, case: Case, status: str, note: str = "", outcome: str = "",
                    fine_yuan: int | None = None, at: dt.datetime | None = None) -> Case:
-    """A follow-up step: investigating, penalty decided (with the fine), transferred to the
-    police, closed (with the outcome)."""
+    """A follow-up step: investigating, penalty decided (with the fine: a fine on any other
+    step is refused), transferred to the police, closed (with the outcome)."""
     case = Case.objects.select_for_update(of=("self",), no_key=True).select_related("jurisdiction", "organisation").get(pk=case.pk)
     _check_authority(actor, case.jurisdiction)
     at = _now(at)
@@ -834,6 +834,9 @@ def case_follow_up(*, actor, case: Case, status: str, note: str = "", outcome: s
         raise e.CaseInvalid(_("A %(a)s case cannot become %(b)s.") % {"a": case.status, "b": status},
                             code="case_transition_invalid",
                             details={"allowed": sorted(FOLLOW_UPS[case.status])})
+    if fine_yuan is not None and status != Case.Status.PENALISED:  # a fine is a penalty decision (处罚)
+        raise e.CaseInvalid(_("A fine is stated only with the penalty decision."), code="case_fine_without_penalty",
+                            details={"status": status})
     _check_fine(fine_yuan)
     if status == Case.Status.PENALISED and fine_yuan is None and case.fine_yuan is None:
         raise e.CaseInvalid(_("A penalty decision states the fine."), code="case_fine_required")

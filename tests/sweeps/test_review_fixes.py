@@ -9,8 +9,10 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from audits.sweeps import services
 from audits.sweeps.models import Tick
 from backend.models import Licence
+from tests.conftest import error_of
 from tests.devices.factories import file_device
 from tests.factories import OrganisationFactory
 from tests.inventory.factories import BatchFactory
@@ -171,3 +173,36 @@ def test_stock_at_an_institution_whose_approval_has_lapsed_is_flagged_prohibited
     ticks = {t["code"]: t for t in inspector.get(f"/api/visits/{visit.pk}/").json()["ticks"]}
     assert [(ticks[p]["kind"], "prohibited_holder" in ticks[p]["flags"]) for p in packs] == [
         ("stock_on_books", False), ("stock_on_books", True)]
+
+
+# --- a fine without a penalty decision -------------------------------------------------------------
+
+
+def test_a_fine_is_refused_on_a_case_that_is_not_being_penalised(county, client_for):
+    visit = open_visit(county, county.hospital)
+    finding = services.finding_record(actor=county.inspector, visit=visit, client_id=uuid.uuid4(),
+                                      rule="device_unregistered", severity="high", description="未备案B超")
+    inspector = client_for(county.inspector)
+    case = inspector.post("/api/cases/", {"finding": finding.pk}, format="json").json()
+    url = f"/api/cases/{case['id']}/follow-up/"
+    r = inspector.post(url, {"status": "transferred", "note": "移送公安", "fine_yuan": 20000}, format="json")
+    assert r.status_code == 400 and error_of(r)["code"] == "case_fine_without_penalty", r.json()
+    assert error_of(r)["message"] == "罚款只能在作出处罚决定时填写。"
+    r = inspector.post(url, {"status": "transferred", "note": "移送公安"}, format="json")
+    closed = inspector.post(url, {"status": "closed", "outcome": "已移送公安机关处理"}, format="json").json()
+    assert closed["fine_yuan"] is None and [e["fine_yuan"] for e in closed["events"]] == [None, None, None]
+
+
+def test_a_penalty_decision_states_the_fine_and_the_close_keeps_it(county, client_for):
+    visit = open_visit(county, county.hospital)
+    finding = services.finding_record(actor=county.inspector, visit=visit, client_id=uuid.uuid4(),
+                                      rule="device_unregistered", severity="high", description="未备案B超")
+    inspector = client_for(county.inspector)
+    case = inspector.post("/api/cases/", {"finding": finding.pk}, format="json").json()
+    url = f"/api/cases/{case['id']}/follow-up/"
+    assert inspector.post(url, {"status": "investigating"}, format="json").status_code == 200
+    assert inspector.post(url, {"status": "penalised", "fine_yuan": 20000}, format="json").status_code == 200
+    r = inspector.post(url, {"status": "closed", "outcome": "已缴纳罚款", "fine_yuan": 30000}, format="json")
+    assert error_of(r)["code"] == "case_fine_without_penalty"
+    closed = inspector.post(url, {"status": "closed", "outcome": "已缴纳罚款"}, format="json").json()
+    assert (closed["status"], closed["fine_yuan"]) == ("closed", 20000)
