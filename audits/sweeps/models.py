@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from audits.sweeps.checklist import CHECKLIST, RULES
+from inventory.devices.models import nameplate_text
 
 
 class Sweep(models.Model):
@@ -208,6 +209,14 @@ class ChecklistAnswer(VisitItem):
         return f"{self.item}: {self.answer}"
 
 
+CODE_KEY_MAX = 220  # Tick.code_key: a code of 200 characters, upper-cased
+
+
+def unregistered_key(code: str) -> str:
+    """What an unregistered device's code is compared by ("sn-7788 " and "SN 7788" are one)."""
+    return (nameplate_text(code) or code)[:CODE_KEY_MAX]
+
+
 class Tick(VisitItem):
     """One register tick of a visit: a device or stock scanned at the site (or, at the
     close, a registered device nobody scanned)."""
@@ -223,6 +232,10 @@ class Tick(VisitItem):
     visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="ticks")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
     code = models.CharField(_("code scanned"), max_length=200, blank=True)
+    # An unregistered device's code without case, spaces or punctuation (as a device's
+    # identity): the same nameplate typed twice is one device. Empty on other kinds, and on
+    # the unregistered ticks recorded before it existed (migration 0005).
+    code_key = models.CharField(_("code compared"), max_length=CODE_KEY_MAX, blank=True, default="")
     device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     registered_holder = models.ForeignKey("backend.Organisation", verbose_name=_("registered holder"), null=True,
                                           blank=True, on_delete=models.PROTECT, related_name="+")
@@ -249,6 +262,8 @@ class Tick(VisitItem):
                                     name="tick_unique_pack"),
             models.UniqueConstraint(fields=["visit", "code"], condition=Q(kind="device_unregistered"),
                                     name="tick_unique_unregistered_code"),
+            models.UniqueConstraint(fields=["visit", "code_key"], condition=Q(kind="device_unregistered")
+                                    & ~Q(code_key=""), name="tick_unique_unregistered_key"),
             models.CheckConstraint(
                 condition=~Q(kind__in=["device_found", "device_wrong_holder", "device_missing"])
                 | Q(device__isnull=False), name="tick_device_kinds_name_device"),

@@ -52,6 +52,7 @@ from audits.sweeps.models import (
     Tick,
     TickAlias,
     Visit,
+    unregistered_key,
 )
 from backend import policies, visibility
 from backend.models import Jurisdiction, Organisation, User
@@ -507,6 +508,16 @@ def _raise_unregistered_alert(tick_id: int) -> None:
                 jurisdiction=visit.jurisdiction, organisation=visit.organisation)
 
 
+def _unregistered_tick(visit: Visit, key: str) -> Tick | None:
+    """The visit's unregistered tick of this nameplate (compared by `unregistered_key`), also
+    one recorded before the key was (its key is empty: compared by its code)."""
+    found = Tick.objects.filter(visit=visit, kind=Tick.Kind.DEVICE_UNREGISTERED, code_key=key).first()
+    if found is None:
+        found = next((t for t in Tick.objects.filter(visit=visit, kind=Tick.Kind.DEVICE_UNREGISTERED, code_key="")
+                      .order_by("pk") if unregistered_key(t.code) == key), None)
+    return found
+
+
 def _prohibited_holder(site: Organisation | None, on: dt.date) -> bool:
     """May the site not hold termination drugs on the day of the scan? Wholesalers may; an
     institution only with a valid termination-surgery approval (and practice licence), as
@@ -526,7 +537,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
     - a registered device: found (registered here) or at the wrong holder; sealed and
       scrapped devices are flagged;
     - an asset tag or factory serial the register does not know: unregistered (the office
-      gets an alert);
+      gets an alert); compared without case, spaces or punctuation, as a device's identity;
     - a drug pack or batch: on the site's books (a positive balance) or off the books
       (flagged `prohibited_holder` where the site may not hold termination drugs on the day
       of the scan: not a wholesaler, nor an institution with a valid approval).
@@ -547,6 +558,7 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
     site = visit.organisation
     scanned_at = _phone_time(scanned_at, field="scanned_at")
     fields: dict = {"code": (code or "")[:200], "flags": []}
+    earlier = None  # an unregistered code the visit ticked before (the constraint decides the rest)
     if pack is not None:
         batch = pack.batch
     if batch is not None:
@@ -562,9 +574,9 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
     elif unregistered_device:
         if not fields["code"]:
             raise e.ItemInvalid(_("An unregistered device is ticked by its code."), code="tick_code_required")
-        fields["kind"] = Tick.Kind.DEVICE_UNREGISTERED
-        again = lambda: Tick.objects.filter(visit=visit, kind=Tick.Kind.DEVICE_UNREGISTERED,  # noqa: E731
-                                            code=fields["code"]).first()
+        fields.update(kind=Tick.Kind.DEVICE_UNREGISTERED, code_key=unregistered_key(fields["code"]))
+        again = lambda: _unregistered_tick(visit, fields["code_key"])  # noqa: E731
+        earlier = again()  # the same nameplate typed otherwise ("sn-7788 "): one device
     elif product is not None:
         book = position_quantity(site.pk, batch.pk) if site is not None and batch is not None else 0
         fields.update(product=product, batch=batch, pack_code=pack, book_quantity=book,
@@ -578,8 +590,11 @@ def tick_record(*, actor, visit: Visit, client_id, code: str = "", device=None, 
         again = (lambda: Tick.objects.filter(visit=visit, pack_code=pack).first()) if pack else None  # noqa: E731
     else:
         raise e.ItemInvalid(_("The code names no device and no drug to tick."), code="tick_nothing_named")
-    tick = _create_item(Tick, visit=visit, client_id=client_id, duplicate_of=again, recorded_by=actor,
-                        scanned_at=scanned_at, **fields)
+    if earlier is not None:
+        tick, tick.was_created = earlier, False
+    else:
+        tick = _create_item(Tick, visit=visit, client_id=client_id, duplicate_of=again, recorded_by=actor,
+                            scanned_at=scanned_at, **fields)
     if not tick.was_created and str(tick.client_id) != str(client_id):
         # folded into the earlier tick: its client id stays an alias of it (evidence may cite it)
         alias = TickAlias.objects.create(visit=visit, client_id=client_id, tick=tick, code=fields["code"],

@@ -53,12 +53,15 @@ class DeviceStatus(models.TextChoices):
     SCRAPPED = "scrapped", _("scrapped")
 
 
+def nameplate_text(value: str) -> str:
+    """A nameplate's text without case, spaces or punctuation ("sn-001 " -> "SN001")."""
+    return re.sub(r"[\W_]+", "", value or "").upper()
+
+
 def identity_key(brand: str, model: str, serial: str) -> str:
     """Brand + model + factory serial, compared without case, spaces or punctuation, so that
     "GE Voluson E8 / SN-001" and "ge voluson-e8 / sn 001" are the same nameplate."""
-    def norm(value: str) -> str:
-        return re.sub(r"[\W_]+", "", value or "").upper()
-
+    norm = nameplate_text
     key = f"{norm(brand)}|{norm(model)}|{norm(serial)}"
     if len(key) > IDENTITY_MAX:  # upper-casing lengthens some letters ("ﬃ" -> "FFI"): fit the column
         key = key[:IDENTITY_MAX - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()

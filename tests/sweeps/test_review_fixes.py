@@ -4,11 +4,14 @@ go wrong, asserted through the API (or the service where the API cannot show it)
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 
 import pytest
 from django.utils import timezone
+from openpyxl import load_workbook
 
+from audits.alerts.models import Alert
 from audits.sweeps import services
 from audits.sweeps.models import Tick
 from backend.models import Licence
@@ -206,3 +209,29 @@ def test_a_penalty_decision_states_the_fine_and_the_close_keeps_it(county, clien
     assert error_of(r)["code"] == "case_fine_without_penalty"
     closed = inspector.post(url, {"status": "closed", "outcome": "已缴纳罚款"}, format="json").json()
     assert (closed["status"], closed["fine_yuan"]) == ("closed", 20000)
+
+
+# --- one unregistered nameplate typed two ways ---------------------------------------------------
+
+
+def test_one_unregistered_nameplate_typed_two_ways_is_one_device(county, client_for,
+                                                               django_capture_on_commit_callbacks):
+    visit = open_visit(county, county.hospital)
+    inspector = client_for(county.inspector)
+    with django_capture_on_commit_callbacks(execute=True):  # the office's alerts
+        results = _sync(inspector, visit, [item("scan", code="SN-7788"), item("scan", code="sn 7788 "),
+                                           item("scan", code="SN-7789")])
+    assert [r["status"] for r in results] == ["created", "duplicate", "created"], results
+    assert results[1]["id"] == results[0]["id"]
+    rows = load_workbook(io.BytesIO(client_for(county.office_admin).get(
+        f"/api/sweeps/{visit.sweep_id}/report.xlsx").content))["概况"].iter_rows(values_only=True)
+    assert dict(r[:2] for r in rows if r and r[0])["发现未登记设备（台）"] == 2
+    assert Alert.objects.filter(type="unregistered_device_found").count() == 2
+
+
+def test_an_unregistered_tick_recorded_before_the_key_existed_still_counts_as_that_device(county, client_for):
+    visit = open_visit(county, county.hospital)
+    old = Tick.objects.create(visit=visit, client_id=uuid.uuid4(), kind=Tick.Kind.DEVICE_UNREGISTERED,
+                              code="SN-7788", scanned_at=timezone.now())  # code_key "" (before migration 0005)
+    (res,) = _sync(client_for(county.inspector), visit, [item("scan", code="sn7788")])
+    assert (res["status"], res["id"]) == ("duplicate", old.pk)
