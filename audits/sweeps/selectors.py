@@ -29,7 +29,7 @@ from audits.sweeps.models import (
     Visit,
 )
 from backend import visibility
-from backend.models import Organisation
+from backend.models import Organisation, User
 
 
 def _authority_scope(qs: QuerySet, user, path: str = "jurisdiction") -> QuerySet:
@@ -163,3 +163,10 @@ def sweep_summary(sweep: Sweep) -> SweepSummary:
 
 def organisations_in(user, pk: int) -> Organisation | None:
     return visibility.scope(Organisation.objects.select_related("jurisdiction"), user, "").filter(pk=pk).first()
+
+
+def users_in(user, pks) -> dict[int, User]:
+    """The users among `pks` of organisations `user` may see (an office administrator: its
+    jurisdiction's); the others are unknown to them, their usernames never shown."""
+    qs = visibility.scope(User.objects.select_related("organisation__jurisdiction"), user, "organisation")
+    return {u.pk: u for u in qs.filter(pk__in=list(pks))}

@@ -170,7 +170,9 @@ def team_create(*, actor, sweep: Sweep, name: str, members: Sequence[User], lead
     _check_office_admin(actor, sweep.jurisdiction)
     _open_sweep(sweep)
     members = list({m.pk: m for m in members}.values())
-    wrong = [m.username for m in members if m.role != User.Role.INSPECTOR
+    # named by username only where the administrator sees the user (another county's: by id)
+    wrong = [m.username if visibility.in_jurisdiction(actor, getattr(m.organisation, "jurisdiction", None))
+             else f"#{m.pk}" for m in members if m.role != User.Role.INSPECTOR
              or not visibility.in_jurisdiction(m, sweep.jurisdiction)]
     if wrong:
         raise e.SweepInvalid(_("Team members are inspectors whose jurisdiction covers the sweep: %(u)s.")

@@ -27,7 +27,7 @@ from audits.sweeps import reports, selectors, services, sync
 from audits.sweeps import serializers as s
 from audits.sweeps.models import FindingAction, Team
 from backend.idempotency import idempotent, scoped_key
-from backend.models import Jurisdiction, User
+from backend.models import Jurisdiction
 from backend.uploads import UploadLimitMixin
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -106,15 +106,15 @@ class SweepViewSet(_Base):
     def teams(self, request, pk=None):
         sweep = self.get_object()
         data = _validated(s.TeamCreateSerializer, request.data)
-        users = {u.pk: u for u in User.objects.filter(pk__in=data["members"]).select_related(
-            "organisation__jurisdiction")}
+        # Users of the administrator's jurisdiction only: another county's are unknown, by id.
+        users = selectors.users_in(request.user, data["members"])
         unknown = sorted(set(data["members"]) - set(users))
         if unknown:
             _invalid("members", _("Unknown users: %(ids)s.") % {"ids": unknown})
         leader = None
         if data["leader"] is not None:  # a known user who is not a member: the service's refusal
-            leader = users.get(data["leader"]) or User.objects.filter(pk=data["leader"]).first() or _invalid(
-                "leader", _("Unknown users: %(ids)s.") % {"ids": [data["leader"]]})
+            leader = users.get(data["leader"]) or selectors.users_in(request.user, [data["leader"]]).get(
+                data["leader"]) or _invalid("leader", _("Unknown users: %(ids)s.") % {"ids": [data["leader"]]})
         services.team_create(actor=request.user, sweep=sweep, name=data["name"], members=list(users.values()),
                              leader=leader)
         return self._out(sweep, status.HTTP_201_CREATED)

@@ -59,8 +59,11 @@ def test_a_sweep_from_plan_to_report(county, client_for, django_capture_on_commi
                                  format="json")
     assert one_department.status_code == 422 and error_of(one_department)["code"] == "team_needs_two_departments"
     outsider = office.post(f"/api/sweeps/{sweep}/teams/", {"name": "第一组", "members": [county.inspector.pk, drug.pk],
-                                                           "leader": county.other.inspector.pk}, format="json")
+                                                           "leader": county.pharmacist.pk}, format="json")
     assert outsider.status_code == 400 and error_of(outsider)["code"] == "team_leader_not_member"
+    other_county = office.post(f"/api/sweeps/{sweep}/teams/", {"name": "第一组", "members": [
+        county.inspector.pk, drug.pk], "leader": county.other.inspector.pk}, format="json")
+    assert other_county.status_code == 400 and "leader" in error_of(other_county)["details"]  # unknown here
     unknown = office.post(f"/api/sweeps/{sweep}/teams/", {"name": "第一组", "members": [county.inspector.pk, drug.pk],
                                                           "leader": 987654}, format="json")
     assert unknown.status_code == 400 and "leader" in error_of(unknown)["details"]

@@ -235,3 +235,30 @@ def test_an_unregistered_tick_recorded_before_the_key_existed_still_counts_as_th
                               code="SN-7788", scanned_at=timezone.now())  # code_key "" (before migration 0005)
     (res,) = _sync(client_for(county.inspector), visit, [item("scan", code="sn7788")])
     assert (res["status"], res["id"]) == ("duplicate", old.pk)
+
+
+# --- team members of another county ----------------------------------------------------------------
+
+
+def test_a_team_naming_users_of_another_county_does_not_show_their_usernames(county, client_for):
+    sweep = plan(county)
+    office = client_for(county.office_admin)
+    r = office.post(f"/api/sweeps/{sweep.pk}/teams/", {
+        "name": "一组", "members": [county.inspector.pk, county.other.office_admin.pk]}, format="json")
+    assert r.status_code == 400 and "members" in error_of(r)["details"], r.json()
+    assert str(county.other.office_admin.pk) in r.content.decode()  # named by id, as unknown
+    assert county.other.office_admin.username not in r.content.decode()
+    # A user of the county who is no inspector is still named, as before.
+    r = office.post(f"/api/sweeps/{sweep.pk}/teams/", {
+        "name": "一组", "members": [county.inspector.pk, county.pharmacist.pk]}, format="json")
+    assert error_of(r)["code"] == "team_member_not_inspector" and error_of(r)["details"] == {
+        "users": [county.pharmacist.username]}
+
+
+def test_the_service_names_another_countys_user_by_id_only(county):
+    sweep = plan(county)
+    with pytest.raises(services.e.SweepInvalid) as refused:
+        services.team_create(actor=county.office_admin, sweep=sweep, name="一组",
+                             members=[county.inspector, county.other.inspector])
+    assert refused.value.details == {"users": [f"#{county.other.inspector.pk}"]}
+    assert county.other.inspector.username not in str(refused.value)
