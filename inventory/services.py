@@ -577,10 +577,11 @@ def dispense_sensitive_read(*, actor, dispense: Dispense | None = None, dispense
 
 
 @transaction.atomic
-def disposal_record(*, actor, batch: Batch, quantity: int, reason: str, witness_name: str,
+def disposal_record(*, actor, batch: Batch, quantity: int, reason: str, witness_name: str = "",
                     witness: Person | None = None, note: str = "", occurred_at: dt.datetime | None = None,
                     idempotency_key: str | None = None) -> Disposal:
-    """Expired or damaged stock destroyed before a witness."""
+    """Expired or damaged stock destroyed before a witness: named (`witness_name`), or a
+    registered person (`witness`), whose name is then recorded."""
     holder = _acting_organisation(actor, {Role.PHARMACIST, Role.WHOLESALER_CLERK})
     occurred_at, _on = _when(occurred_at)
     witness_name = (witness_name or (witness.name if witness else "")).strip()

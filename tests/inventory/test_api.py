@@ -338,6 +338,24 @@ def test_seizure_and_disposal_over_http(county, client_for, stocked):
     assert r.status_code == 403 and error_of(r)["code"] == "outside_jurisdiction"
 
 
+def test_disposal_witnessed_by_a_registered_person_alone(county, client_for, stocked):
+    """A disposal may name its witness by person id only (no `witness_name`): the person's
+    name is recorded. With neither it is a 400 `witness_required`, not a 500."""
+    pharmacist = client_for(county.pharmacist)
+    witness = PersonFactory(organisation=county.hospital)
+    r = post(pharmacist, "/api/disposals/", {"batch": stocked.pk, "quantity": 1, "reason": "damaged",
+                                             "witness": witness.pk})
+    assert r.status_code == 201, r.json()
+    assert (r.json()["witness"], r.json()["witness_name"]) == (witness.pk, witness.name)
+    r = post(pharmacist, "/api/disposals/", {"batch": stocked.pk, "quantity": 1, "reason": "damaged"})
+    assert r.status_code == 400 and error_of(r)["code"] == "witness_required"
+    r = post(pharmacist, "/api/disposals/", {"batch": stocked.pk, "quantity": 1, "reason": "damaged",
+                                             "witness": county.pharmacist.person.pk})
+    assert r.status_code == 400 and error_of(r)["code"] == "witness_is_actor"
+    r = pharmacist.get("/api/stock/balances/", {"batch": stocked.pk})
+    assert [row["quantity"] for row in r.json()["results"]] == [19]
+
+
 def test_seizure_off_the_books_at_a_retail_pharmacy(county, client_for, stocked):
     """Termination drugs on a retail pharmacy's shelf were never on its books: seizing them
     must not be refused for want of stock; they enter the ledger in the authority's custody."""
