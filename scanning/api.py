@@ -239,8 +239,7 @@ class ScanView(UploadLimitMixin, APIView):
 
     def _act(self, request, scan: _Scan, payload, decoded: dict | None = None) -> Response:
         if not payload.ok:
-            raise CodeUnreadable(_("The code could not be read: %(reason)s") % {"reason": payload.message},
-                                 code=payload.code, details=payload.as_dict())
+            raise CodeUnreadable.of(payload)
         context = _context(request, scan.action)
         scan.context = {k: getattr(v, "pk", v) for k, v in context.items() if k in LOGGED_CONTEXT}
         scan.lookup = selectors.code_lookup(user=request.user, payload=payload,

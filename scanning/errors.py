@@ -3,6 +3,8 @@
 The refusals of the actions themselves (batch_expired, not_allowed, insufficient_stock...)
 are the services' own: a scan answers with the very same codes as the REST endpoints."""
 
+from __future__ import annotations
+
 from django.utils.translation import gettext_lazy as _
 
 from backend.errors import Conflict, DomainError, InvalidInput
@@ -13,6 +15,12 @@ class CodeUnreadable(InvalidInput):
 
     code = "code_unreadable"
     default_message = _("The scanned code could not be read.")
+
+    @classmethod
+    def of(cls, payload) -> CodeUnreadable:
+        """The refusal of a payload the codec could not read (`payload.ok` false)."""
+        return cls(_("The code could not be read: %(reason)s") % {"reason": payload.message},
+                   code=payload.code, details=payload.as_dict())
 
 
 class ActionNotAvailable(DomainError):

@@ -40,6 +40,7 @@ from backend.models import Organisation
 from inventory.devices.models import Device, DeviceStatus
 from inventory.models import Batch, Dispense, DrugProduct, PackCode, Shipment, ShipmentLine, StockPosition
 from scanning import codec
+from scanning.errors import CodeUnreadable, PackCodeRequired
 from scanning.models import ScanAnomaly, ScanLog
 
 FLAG_MESSAGES = {
@@ -468,6 +469,36 @@ def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None,
     _pack_facts(lookup, user)
     _device_facts(lookup, user, today)
     return lookup
+
+
+# --- what a count adds ------------------------------------------------------------------------------
+
+
+def counted_pack_code(lookup: Lookup) -> str:
+    """The pack code a count adds for a scan (`audits.counts.count_line_scan` then adds the
+    pack, or refuses an unknown one with `pack_code_unknown`): the registered pack's own code
+    however it was scanned (a traceability code, a GS1 element string, its printed
+    "(01)...(21)..." form); for a pack not registered, the traceability code or the GS1
+    SGTIN as scanned. A code that names no pack (a GS1 batch code, a label, plain text) is
+    422 `pack_code_required`."""
+    if lookup.pack is not None:
+        return lookup.pack.code
+    if isinstance(lookup.payload, codec.TraceCodePayload):
+        return lookup.payload.code
+    if isinstance(lookup.payload, codec.Gs1Payload) and lookup.payload.sgtin:
+        return lookup.payload.sgtin
+    raise PackCodeRequired(details={"entity": lookup.entity})
+
+
+def count_scan_pack_code(*, user, raw: str) -> str:
+    """The pack code `raw` (a scanner's text) adds to a count, read exactly as
+    `POST /api/scan/` with action=count reads it: the codec, then the lookup (without the
+    run-together lot/serial reading: a count moves stock), then `counted_pack_code`. For
+    `POST /api/counts/{id}/scan/`. Unreadable: 400 with the codec's code."""
+    payload = codec.parse(raw)
+    if not payload.ok:
+        raise CodeUnreadable.of(payload)
+    return counted_pack_code(code_lookup(user=user, payload=payload, read_run_together=False))
 
 
 # --- the log ----------------------------------------------------------------------------------------

@@ -42,10 +42,9 @@ from scanning.errors import (
     BatchNotInShipment,
     CodeNamesNoBatch,
     DeviceSerialAmbiguous,
-    PackCodeRequired,
 )
 from scanning.models import MAX_RAW, ScanAction, ScanAnomaly, ScanLog
-from scanning.selectors import Anomaly, Lookup
+from scanning.selectors import Anomaly, Lookup, counted_pack_code
 
 
 @dataclass
@@ -101,15 +100,7 @@ def scan_dispense(*, actor, lookup: Lookup, idempotency_key: str | None = None, 
 def scan_count(*, actor, lookup: Lookup, session, idempotency_key: str | None = None) -> ActionResult:
     """One pack into an open count session (`audits.counts.count_line_scan` adds the pack
     size to the batch's line and refuses the same pack twice)."""
-    if lookup.pack is not None:
-        code = lookup.pack.code
-    elif isinstance(lookup.payload, codec.TraceCodePayload):
-        code = lookup.payload.code  # unknown pack: the service says so
-    elif isinstance(lookup.payload, codec.Gs1Payload) and lookup.payload.sgtin:
-        code = lookup.payload.sgtin
-    else:
-        raise PackCodeRequired(details={"entity": lookup.entity})
-    counts.count_line_scan(actor=actor, session=session, code=code)
+    counts.count_line_scan(actor=actor, session=session, code=counted_pack_code(lookup))
     return ActionResult(document=session)
 
 

@@ -48,7 +48,10 @@ class CountLineInputSerializer(serializers.Serializer):
 
 
 class CountScanSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=80)
+    code = serializers.CharField(max_length=2000, trim_whitespace=False,
+                                 help_text="the scanner's text as typed, read as POST /api/scan/ reads it "
+                                           "(a traceability code, a GS1 element string with its serial, "
+                                           "]d2/]C1 prefixes, <GS>, CR/LF)")
 
 
 class CountReasonSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from backend.api.filters import jurisdiction_by_code
 from backend.errors import InvalidInput
 from backend.idempotency import idempotent
 from backend.models import Jurisdiction, Organisation
+from scanning import selectors as scan_selectors
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -123,7 +124,8 @@ class CountSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         session = self.get_object()
         data = s.CountScanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        counts.count_line_scan(actor=request.user, session=session, code=data.validated_data["code"])
+        code = scan_selectors.count_scan_pack_code(user=request.user, raw=data.validated_data["code"])
+        counts.count_line_scan(actor=request.user, session=session, code=code)
         return self._session_response(session)
 
     @extend_schema(request=s.CountCloseSerializer, responses=s.CountSessionSerializer)

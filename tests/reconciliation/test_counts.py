@@ -154,3 +154,39 @@ def test_a_counted_quantity_beyond_the_ledgers_range_is_refused_by_the_service(c
     assert not CountLine.objects.exists()
     counts.count_line_set(actor=county.pharmacist, session=session, batch=stocked[0], counted=MAX_QUANTITY)
     assert CountLine.objects.get().counted == MAX_QUANTITY
+
+
+def test_count_scan_reads_the_code_as_the_scan_endpoint_does(county, client_for):
+    """POST /api/counts/{id}/scan/ parses what the scanner sent like POST /api/scan/ with
+    action=count: a GS1 pack in its printed form, its element string behind a ]d2 prefix, a
+    traceability code with the scanner's CR/LF all count the registered pack (and the same
+    pack in another form is the same pack); a GS1 batch code names no pack."""
+    from scanning import codec
+    from tests.scanning.scan_helpers import gs1_batch, stock_with_packs, trace_codes
+
+    batch = gs1_batch()
+    gtin = batch.product.gtins[0]
+    trace = trace_codes(batch, 1)[0]
+    stock_with_packs(county, batch, 30, [f"01{gtin}21SN01", f"01{gtin}21SN02", trace])
+    client = client_for(county.pharmacist)
+    session = client.post("/api/counts/", {}, format="json").json()["id"]
+
+    def scan(code):
+        return client.post(f"/api/counts/{session}/scan/", {"code": code}, format="json")
+
+    hri = codec.render_gs1_hri(gtin, batch.expiry_printed, batch.lot_number, "SN01")
+    element_string = codec.render_gs1(gtin, batch.expiry_printed, batch.lot_number, "SN02")
+    pack_size = batch.product.pack_size
+    for code, counted in ((hri, pack_size), ("]d2" + element_string, 2 * pack_size), (trace + "\r\n", 3 * pack_size)):
+        r = scan(code)
+        assert r.status_code == 200, r.content
+        assert [(ln["batch"], ln["counted"]) for ln in r.json()["lines"]] == [(batch.pk, counted)]
+    r = scan(codec.render_gs1(gtin, batch.expiry_printed, batch.lot_number, "SN01"))  # SN01 again
+    assert r.status_code == 409 and error_of(r)["code"] == "pack_already_counted"
+    r = scan(codec.render_gs1(gtin, batch.expiry_printed, batch.lot_number))
+    assert r.status_code == 422 and error_of(r)["code"] == "pack_code_required"
+    r = scan(codec.render_gs1(gtin, batch.expiry_printed, batch.lot_number, "SN99"))
+    assert r.status_code == 400 and error_of(r)["code"] == "pack_code_unknown"
+    r = scan("]C1" + element_string[:15] + str((int(element_string[15]) + 1) % 10) + element_string[16:])
+    assert r.status_code == 400 and error_of(r)["code"] == "bad_gtin_check_digit"
+    assert CountLine.objects.get(session_id=session).scanned_codes == [f"01{gtin}21SN01", f"01{gtin}21SN02", trace]
