@@ -238,12 +238,14 @@ class ScanView(UploadLimitMixin, APIView):
         return self._act(request, scan, payload)
 
     def _act(self, request, scan: _Scan, payload, decoded: dict | None = None) -> Response:
-        if not payload.ok:
+        read_run_together = scan.action == ScanAction.LOOKUP
+        # A lot_too_long that may be a lot and serial run together: the lookup tries the
+        # registered lots (and refuses it as the codec did when none fits).
+        if not payload.ok and not (read_run_together and codec.lot_serial_readings(payload)):
             raise CodeUnreadable.of(payload)
         context = _context(request, scan.action)
         scan.context = {k: getattr(v, "pk", v) for k, v in context.items() if k in LOGGED_CONTEXT}
-        scan.lookup = selectors.code_lookup(user=request.user, payload=payload,
-                                            read_run_together=scan.action == ScanAction.LOOKUP,
+        scan.lookup = selectors.code_lookup(user=request.user, payload=payload, read_run_together=read_run_together,
                                             site_id=getattr(context.get("visit"), "organisation_id", None))
         result = services.scan_act(action=scan.action, actor=request.user, lookup=scan.lookup, context=context,
                                    idempotency_key=scoped_key(request))

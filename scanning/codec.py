@@ -79,6 +79,7 @@ __all__ = [
     "device_tag_text",
     "gtin_check_digit",
     "gtin_is_valid",
+    "lot_serial_readings",
     "parse",
     "render_gs1",
     "render_gs1_hri",
@@ -224,6 +225,9 @@ class ScanError(_Base):
     # marked for translation: `message` renders it in the active language (API replies).
     template: str = field(default="", compare=False, repr=False)
     params: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # A `lot_too_long` whose lot holds a "21": the lot + serial it reads as if a GS came
+    # before that "21" (`lot_serial_readings`). Not shown (as_dict) nor logged.
+    readings: tuple[Gs1Payload, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -242,6 +246,7 @@ class ScanError(_Base):
         out = super().as_dict()
         out.pop("template", None)
         out.pop("params", None)
+        out.pop("readings", None)
         return out
 
     def __hash__(self) -> int:  # details is a dict; hash on the stable parts
@@ -536,10 +541,10 @@ def _parse_element_string(text: str, raw: str, symbology: str | None, *, hri: bo
     if not split:
         return _error("empty", gettext_noop("no GS1 element strings"), None, raw, symbology=symbology)
     present = frozenset(el.ai.ai for el in split)
-    for el in split:
+    for at, el in enumerate(split):
         error = _check_element(el, raw, symbology, hri=hri, present=present)
         if error is not None:
-            return error
+            return _with_readings(error, split, at)
     return _payload(split, raw, symbology)
 
 
@@ -641,6 +646,53 @@ def _swallowed(value: str, present: frozenset[str] = frozenset(), *,
     return None
 
 
+def _with_readings(error: ScanError, elements: list[_Element], at: int) -> ScanError:
+    """`error` with the readings of a run-together lot and serial, when it is a `lot_too_long`
+    of element `at` in a message that carries no (21) of its own."""
+    if error.code != "lot_too_long" or any(el.ai.ai == "21" for el in elements):
+        return error
+    lot = elements[at]
+    readings = []
+    for i in range(1, len(lot.value) - 2):
+        if lot.value[i:i + 2] != "21":
+            continue
+        split = [*(_Element(ai=el.ai, value=el.value, variable=el.variable, terminated=el.terminated)
+                   for el in elements[:at]),
+                 _Element(ai=lot.ai, value=lot.value[:i], variable=True, terminated=True),
+                 _Element(ai=_GS1_APPLICATION_IDENTIFIERS["21"], value=lot.value[i + 2:], variable=True,
+                          terminated=lot.terminated),
+                 *(_Element(ai=el.ai, value=el.value, variable=el.variable, terminated=el.terminated)
+                   for el in elements[at + 1:])]
+        if any(_check_element(el, error.raw, error.symbology, hri=True) is not None for el in split):
+            continue
+        reading = _payload(split, error.raw, error.symbology)
+        if isinstance(reading, Gs1Payload):
+            readings.append(reading)
+    return replace(error, readings=tuple(readings)) if readings else error
+
+
+def lot_serial_readings(scan: Payload | ScanError) -> tuple[Gs1Payload, ...]:
+    """What a scan reads as if a keyboard-wedge scanner had dropped the GS between a (10) lot
+    and a (21) serial ("10LOT21SER"): one payload per "21" in the lot (a non-empty lot before
+    it, a serial after it) that is a valid GS1 message with that lot and serial. For a
+    payload with a lot and no serial, and for a `lot_too_long` refusal (lot + "21" + serial
+    over 20 characters); () for anything else. Which one is right, if any, only the registry
+    of lots can say (`scanning.selectors`): the codec does not guess."""
+    if isinstance(scan, ScanError):
+        return scan.readings
+    if not isinstance(scan, Gs1Payload) or not scan.lot or scan.serial is not None:
+        return ()
+    readings = []
+    for i in range(1, len(scan.lot) - 2):
+        if scan.lot[i:i + 2] != "21":
+            continue
+        lot, serial = scan.lot[:i], scan.lot[i + 2:]
+        reading = parse(scan.hri.replace(f"(10){scan.lot}", f"(10){lot}(21){serial}", 1))
+        if isinstance(reading, Gs1Payload) and (reading.lot, reading.serial) == (lot, serial):
+            readings.append(dataclasses.replace(reading, raw=scan.raw, symbology=scan.symbology))
+    return tuple(readings)
+
+
 def _splits_cleanly(text: str) -> bool:
     split = _split(text)
     if isinstance(split, ScanError):
@@ -706,10 +758,10 @@ def _parse_hri(text: str, raw: str, symbology: str | None) -> Payload | ScanErro
         value = value.strip(GS)
         variable, _ = _ai_lengths(ai)
         elements.append(_Element(ai=ai, value=value, variable=variable))
-    for el in elements:
+    for at, el in enumerate(elements):
         error = _check_element(el, raw, symbology, hri=True)
         if error is not None:
-            return error
+            return _with_readings(error, elements, at)
     return _payload(elements, raw, symbology)
 
 

@@ -24,7 +24,6 @@ where the caller may see them.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,23 +218,25 @@ def _pack(*codes: str | None) -> PackCode | None:
     return PackCode.objects.select_related("batch__product").filter(code__in=wanted).first()
 
 
-def _lot_and_serial(p: codec.Gs1Payload, product: DrugProduct) -> codec.Gs1Payload | None:
+def _lot_and_serial(scanned: codec.Gs1Payload | codec.ScanError,
+                    product: DrugProduct | None = None) -> codec.Gs1Payload | None:
     """A keyboard-wedge scanner that drops the GS between (10) lot and (21) serial sends
-    "10LOT21SER": a lot "LOT21SER" that the codec cannot tell from a real one. Called when the
-    lot is not registered for the product: if exactly one split at a "21" gives a lot that is,
-    the payload with that lot and the serial after it; else None (not a guess)."""
-    splits = {p.lot[:i]: p.lot[i + 2:] for i in range(1, len(p.lot) - 2) if p.lot[i:i + 2] == "21"}
-    if not splits:
+    "10LOT21SER": a lot "LOT21SER" that the codec cannot tell from a real one (or, past 20
+    characters, refuses as `lot_too_long`). Called when the lot is not registered for the
+    product (or the codec refused it): if exactly one of the codec's readings
+    (`codec.lot_serial_readings`) has a lot registered for the product of its GTIN, that
+    reading; else None (not a guess)."""
+    readings = {r.lot: r for r in codec.lot_serial_readings(scanned)}
+    if not readings:
         return None
-    known = list(Batch.objects.filter(product=product, lot_number__in=list(splits)).values_list(
+    if product is None:
+        gtin = next(iter(readings.values())).gtin
+        product = product_by_gtin(gtin) if gtin else None
+        if product is None:
+            return None
+    known = list(Batch.objects.filter(product=product, lot_number__in=list(readings)).values_list(
         "lot_number", flat=True))
-    if len(known) != 1:
-        return None
-    lot = known[0]
-    corrected = codec.parse(p.hri.replace(f"(10){p.lot}", f"(10){lot}(21){splits[lot]}", 1))
-    if not isinstance(corrected, codec.Gs1Payload) or (corrected.lot, corrected.serial) != (lot, splits[lot]):
-        return None
-    return dataclasses.replace(corrected, raw=p.raw, symbology=p.symbology)
+    return readings[known[0]] if len(known) == 1 else None
 
 
 def _device_by_serial(serial: str, site_id: int | None) -> tuple[Device | None, int]:
@@ -259,6 +260,15 @@ SERIAL_CANDIDATES = 50  # more devices sharing one typed serial are "ambiguous" 
 
 def _resolve(lookup: Lookup, user, *, read_run_together: bool = True, site_id: int | None = None) -> None:
     p = lookup.payload
+    if isinstance(p, codec.ScanError):  # a lot_too_long that may be lot + serial run together
+        corrected = _lot_and_serial(p) if read_run_together else None
+        if corrected is None:
+            raise CodeUnreadable.of(p)
+        lookup.payload = corrected
+        lookup.flag("separator_missing", scanned_lot=p.details.get("value", ""), lot=corrected.lot,
+                    serial=corrected.serial)
+        _resolve(lookup, user, read_run_together=False, site_id=site_id)
+        return
     if isinstance(p, codec.Gs1Payload):
         pack = _pack(p.sgtin, f"(01){p.gtin}(21){p.serial}" if p.gtin and p.serial else None)
         batch = None
@@ -451,7 +461,7 @@ def _device_facts(lookup: Lookup, user, today: dt.date) -> None:
     lookup.device_view = view
 
 
-def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None,
+def code_lookup(*, user, payload: codec.Payload | codec.ScanError, today: dt.date | None = None,
                 read_run_together: bool = True, site_id: int | None = None) -> Lookup:
     """What `payload` names and what `user` may see of it, with the flags.
 
@@ -460,8 +470,11 @@ def code_lookup(*, user, payload: codec.Payload, today: dt.date | None = None,
     member's own organisation's; else none: flag `device_serial_ambiguous`).
 
     `read_run_together`: read a lot and serial sent without their separator as the one
-    registered lot (`_lot_and_serial`). For a lookup only: an action that moves stock must
-    not act on a reading the registry made, so it gets `batch_unknown` as scanned."""
+    registered lot (`_lot_and_serial`), also when the two together are too long for a lot
+    and the codec refused the scan (`lot_too_long`). For a lookup only: an action that moves
+    stock must not act on a reading the registry made, so it gets `batch_unknown` as
+    scanned. A refusal of the codec that is not read so is raised (400 `CodeUnreadable`
+    with the codec's code)."""
     today = today or timezone.localdate()
     lookup = Lookup(payload=payload)
     _resolve(lookup, user, read_run_together=read_run_together, site_id=site_id)

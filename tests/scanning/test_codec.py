@@ -357,3 +357,26 @@ def test_device_tags_match_the_device_registry():
         assert devices_labels.is_asset_tag(tag)
         result = parse(tag)
         assert isinstance(result, OwnLabelPayload) and (result.device_tag, result.device_id) == (tag, device_id)
+
+
+@pytest.mark.parametrize("raw", [
+    f"01{GTIN}17270900" + "10XK2025042021SN0005000003",
+    f"(01){GTIN}(17)270900(10)XK2025042021SN0005000003",
+    f"01{GTIN}10XK2025042021SN0005000003\x1d17270900",
+])
+def test_a_lot_too_long_with_a_21_carries_its_lot_and_serial_readings(raw):
+    """The codec refuses the scan, and says what it reads as if the GS before a "21" had been
+    dropped; only the registry of lots can pick one (scanning.selectors)."""
+    result = parse(raw)
+    assert not result.ok and result.code == "lot_too_long"
+    assert [(r.gtin, r.expiry_printed, r.lot, r.serial) for r in codec.lot_serial_readings(result)] == [
+        (GTIN, "270900", "XK20250420", "SN0005000003")]
+    assert "readings" not in result.as_dict()
+
+
+def test_no_readings_when_no_split_is_valid():
+    assert codec.lot_serial_readings(parse(f"01{GTIN}10" + "A" * 21)) == ()  # no "21"
+    assert codec.lot_serial_readings(parse(f"01{GTIN}10A21" + "B" * 21)) == ()  # the serial too long
+    assert codec.lot_serial_readings(parse(f"01{GTIN}10" + "A" * 21 + "\x1d21S1")) == ()  # has its serial
+    assert [(r.lot, r.serial) for r in codec.lot_serial_readings(parse(f"01{GTIN}10AB21CD21EF"))] == [
+        ("AB", "CD21EF"), ("AB21CD", "EF")]

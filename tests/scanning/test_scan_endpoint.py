@@ -550,3 +550,38 @@ def test_lot_and_serial_run_together_are_not_acted_on(county, client_for):
     r = scan(client_for(county.pharmacist), merged, action="dispense", **dispense_context(county))
     assert r.status_code == 422, r.json()
     assert not Dispense.objects.exists()
+
+
+def test_lot_and_serial_run_together_past_twenty_characters_are_read_too(county, client_for):
+    """Lot "XK20250420" + "21" + serial "SN0005000003" is 24 characters, more than a lot may
+    have: the codec refuses it (`lot_too_long`), and the lookup still reads it as the one
+    registered lot before a "21". Without a registered lot, and for an action that moves
+    stock, the refusal stands."""
+    batch = gs1_batch(lot_number="XK20250420")
+    gtin = batch.product.gtins[0]
+    stock_with_packs(county, batch, 12, [f"01{gtin}21SN0005000003"])
+    pharmacist = client_for(county.pharmacist)
+    merged = gs1_text(batch) + "21SN0005000003"
+    for code in (merged, "]C1" + merged, f"(01){gtin}(17){batch.expiry_printed}(10)XK2025042021SN0005000003"):
+        r = scan(pharmacist, code)
+        assert r.status_code == 200, r.json()
+        body = r.json()
+        assert body["entity"] == "pack" and body["batch"]["id"] == batch.pk
+        assert (body["payload"]["lot"], body["payload"]["serial"]) == ("XK20250420", "SN0005000003")
+        (flag,) = [f for f in body["flags"] if f["code"] == "separator_missing"]
+        assert flag["details"] == {"scanned_lot": "XK2025042021SN0005000003", "lot": "XK20250420",
+                                   "serial": "SN0005000003"}
+        log = ScanLog.objects.get(pk=body["scan"])
+        assert (log.outcome, log.pack_code.code, log.flags[0]) == ("ok", f"01{gtin}21SN0005000003",
+                                                                   "separator_missing")
+    r = scan(pharmacist, gs1_text(batch) + "X21SN0005000003")  # no registered lot before a "21"
+    assert r.status_code == 400 and error_of(r)["code"] == "lot_too_long"
+    r = scan(pharmacist, gs1_text(batch) + "A" * 14)  # no "21" at all
+    assert r.status_code == 400 and error_of(r)["code"] == "lot_too_long"
+    r = scan(pharmacist, merged, action="dispense", **dispense_context(county))
+    assert r.status_code == 400 and error_of(r)["code"] == "lot_too_long"
+    session = counts.count_session_open(actor=county.pharmacist)
+    r = scan(pharmacist, merged, action="count", session=session.pk)
+    assert r.status_code == 400 and error_of(r)["code"] == "lot_too_long"
+    assert not Dispense.objects.exists()
+    assert ScanLog.objects.filter(outcome="invalid", error_code="lot_too_long").count() == 4
