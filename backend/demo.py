@@ -91,11 +91,12 @@ def _licence(holder, kind, number, authority, valid_from, valid_until, scope=())
     )
 
 
-def _user(username, org, role, *, person=None, department="", first_name="", password=DEMO_PASSWORD):
+def _user(username, org, role, *, person=None, department="", first_name="", password=DEMO_PASSWORD,
+          superuser=False):
     user = User.objects.filter(username=username).first()
     if user is None:
         user = User(username=username, organisation=org, role=role, person=person, department=department,
-                    first_name=first_name)
+                    first_name=first_name, is_staff=superuser, is_superuser=superuser)
         user.set_password(password)
         user.full_clean()
         user.save()
@@ -219,6 +220,8 @@ def seed_registry(*, password: str = DEMO_PASSWORD) -> Demo:
     u["wholesaler2"] = _user("wholesaler2", w2, User.Role.WHOLESALER_CLERK, person=clerk2, password=password)
     u["retailer"] = _user("retailer", r1, User.Role.PHARMACIST, person=retail_pharmacist, password=password)
     u["pharmacist_zy"] = _user("pharmacist_zy", hx, User.Role.PHARMACIST, person=hx_pharmacist, password=password)
+    # The Django admin's login (/admin/): a superuser with no role, acting for no organisation.
+    u["admin"] = _user("admin", None, "", password=password, superuser=True)
     demo.pharmacist_users = {h1.pk: [u["pharmacist"]], h2.pk: [u["pharmacist2"]], h3.pk: [u["pharmacist3"]],
                              hx.pk: [u["pharmacist_zy"]]}
     demo.physician_users = {h1.pk: [u["physician"]]}
@@ -234,4 +237,5 @@ DEMO_LOGINS = [
     ("physician", "physician, 衡阳县人民医院"),
     ("wholesaler", "wholesaler clerk, 衡阳县康达医药有限公司"),
     ("retailer", "pharmacist, 老百姓大药房 (a retail pharmacy: may not hold termination drugs)"),
+    ("admin", "the Django admin at /admin/ (a superuser: sees every county)"),
 ]

@@ -46,6 +46,7 @@ router.register("scans", scanning_api.ScanLogViewSet, basename="scan-log")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),  # session login/logout for the browsable API
     path("api/auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("api/me/", views.MeView.as_view(), name="me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

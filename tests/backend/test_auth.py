@@ -118,3 +118,35 @@ def test_malformed_authorization_header(county, api):
     assert response.status_code == 401
     assert error_of(response)["code"] == "authentication_failed"
 
+
+
+def test_session_login_signs_api_requests_in(county):
+    """The README's "session login works too": /api-auth/login/ (the browsable API's form)
+    gives a session that /api/ accepts (reads; a write needs its CSRF token)."""
+    client = SecureAPIClient()
+    assert client.get("/api/me/").status_code == 401
+    page = client.get("/api-auth/login/")
+    assert page.status_code == 200
+    r = client.post("/api-auth/login/", {"username": "pharmacist", "password": "demo12345", "next": "/api/me/"})
+    assert r.status_code == 302 and r["Location"] == "/api/me/"
+    me = client.get("/api/me/")
+    assert me.status_code == 200 and me.json()["username"] == "pharmacist"
+    client.post("/api-auth/logout/")
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_the_demo_has_a_django_admin_login(db):
+    """seed_demo's `admin` (printed with the other demo logins) signs in at /admin/."""
+    from backend.demo import DEMO_LOGINS, seed_registry
+
+    seed_registry()
+    assert "admin" in dict(DEMO_LOGINS)
+    client = SecureAPIClient()
+    r = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": "demo12345",
+                                                   "next": "/admin/"})
+    assert r.status_code == 302 and r["Location"] == "/admin/"
+    assert client.get("/admin/backend/organisation/").status_code == 200
+    for username in ("office", "pharmacist"):  # the others are API logins, not the admin's
+        client = SecureAPIClient()
+        r = client.post("/admin/login/?next=/admin/", {"username": username, "password": "demo12345"})
+        assert r.status_code == 200  # the form again, with its error
