@@ -140,3 +140,25 @@ class SalesFilingInputSerializer(serializers.Serializer):
         if bool(attrs.get("rows")) == bool(attrs.get("file")):
             raise serializers.ValidationError(_("send either rows (JSON) or a file (CSV or XLSX)"))
         return attrs
+
+
+class FilingStatusRowSerializer(serializers.Serializer):
+    """One organisation's one form for the month (audits.filings.filing_status)."""
+
+    organisation = serializers.IntegerField()
+    organisation_name = serializers.CharField()
+    kind = serializers.CharField()
+    form = serializers.ChoiceField(choices=["usage_register", "drug_summary", "sales_summary"])
+    form_name = serializers.CharField()
+    month = serializers.CharField(help_text="YYYY-MM")
+    due_on = serializers.DateField()
+    filed_at = serializers.DateTimeField(allow_null=True)  # in the server's time zone, like every timestamp
+    status = serializers.ChoiceField(choices=["filed", "late", "missing", "not_yet_due"])
+    reference = serializers.IntegerField(allow_null=True, help_text="the sales filing or the signed closing")
+    versions = serializers.IntegerField()
+
+
+class FilingStatusSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    jurisdiction = serializers.CharField()
+    results = FilingStatusRowSerializer(many=True)

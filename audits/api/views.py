@@ -261,12 +261,13 @@ class FilingStatusView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("month", OpenApiTypes.STR, required=True),
                                OpenApiParameter("jurisdiction", OpenApiTypes.STR)],
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses={200: s.FilingStatusSerializer})
     def get(self, request):
         month = _month(request)
         _prefix, _org, jurisdiction = _jurisdiction_scope(request)
         rows = filings.filing_status(user=request.user, jurisdiction=jurisdiction, month=month)
-        return Response({"month": month.strftime("%Y-%m"), "jurisdiction": jurisdiction.code, "results": rows})
+        return Response(s.FilingStatusSerializer({"month": month.strftime("%Y-%m"), "jurisdiction": jurisdiction.code,
+                                                  "results": rows}).data)
 
 
 # --- reconciliation ------------------------------------------------------------------------

@@ -48,6 +48,9 @@ def test_filing_status_shows_who_filed_and_who_is_late(county, month, client_for
         (county.hospital.pk, "usage_register"): "missing" if after_due else "not_yet_due",
         (county.hospital.pk, "drug_summary"): "missing" if after_due else "not_yet_due",
     }
+    # in the server's time zone (+08:00), like every other timestamp: 09:00 that day, not 01:00Z
+    (sales,) = [r for r in body["results"] if r["form"] == "sales_summary"]
+    assert sales["filed_at"] == f"{due + dt.timedelta(days=1)}T09:00:00+08:00"
     closing.closing_sign(actor=county.pharmacist, month=month.month)
     body = client_for(county.inspector).get(f"/api/filings/status/?month={month.month:%Y-%m}").json()
     got = {(r["organisation"], r["form"]): r["status"] for r in body["results"]}
