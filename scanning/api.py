@@ -24,13 +24,14 @@ Every scan is logged (scanning.models.ScanLog), refusals and failures included; 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import django_filters
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -66,6 +67,8 @@ class ScanCodeField(serializers.CharField):
 
 
 class ScanSerializer(LeanFieldsMixin, serializers.Serializer):
+    """A scan: the scanner's `code` or a photo (`image`), and what to do with it (`action`)."""
+
     code = ScanCodeField(required=False, max_length=2000, trim_whitespace=False,
                          help_text="the scanner's text as typed (CR/LF, ]C1, <GS> are fine)")
     # Checked by the shared upload rules, decoded once, never re-encoded nor stored: a scan
@@ -118,6 +121,64 @@ CONTEXT_SERIALIZERS = {
     ScanAction.COUNT: CountContextSerializer,
     ScanAction.INSPECT: InspectContextSerializer,
 }
+
+
+def _request_schema_serializer() -> type[serializers.Serializer]:
+    """For the schema only: the scan and every action's context fields (each optional: an
+    action takes its own, see the module doc)."""
+    fields = {}
+    for action, context in CONTEXT_SERIALIZERS.items():
+        for name, declared in context._declared_fields.items():
+            if name in fields:
+                continue
+            help_text = f"action={action}" + (f": {declared.help_text}" if declared.help_text else "")
+            optional = copy.deepcopy(declared)  # a new field (its child too), built again from _kwargs
+            optional._kwargs = {**optional._kwargs, "required": False, "help_text": help_text}
+            optional.required, optional.help_text = False, help_text
+            fields[name] = optional
+    fields["__doc__"] = ("A scan: the scanner's `code` or a photo (`image`), `action`, and the action's own "
+                         "fields: receive `shipment` (+ `received_quantity`, `note`, `occurred_at`), dispense "
+                         "the fields of POST /api/dispenses/ but batch and pack code, count `session`, inspect "
+                         "`visit` (+ `client_id`, `scanned_at`).")
+    return extend_schema_serializer(component_name="Scan")(type("ScanSchemaSerializer", (ScanSerializer,), fields))
+
+
+ScanSchemaSerializer = _request_schema_serializer()
+
+
+class ScanFlagSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ScanResultSerializer(serializers.Serializer):
+    """What a scan named (a code: one result; a photo looked up: `image` and one result per
+    code in `codes`), and for an action the document it wrote (`result`)."""
+
+    scan = serializers.IntegerField(required=False, help_text="the scan log row")
+    action = serializers.ChoiceField(choices=ScanAction.choices)
+    source = serializers.CharField()
+    raw = serializers.CharField(required=False)
+    entity = serializers.ChoiceField(choices=["pack", "batch", "product", "device", "unknown"], required=False)
+    payload = serializers.DictField(required=False, help_text="the codec's reading (kind gs1, trace, own_label, plain)")
+    product = serializers.DictField(required=False, allow_null=True)
+    batch = serializers.DictField(required=False, allow_null=True)
+    pack = serializers.DictField(required=False, allow_null=True)
+    device = serializers.DictField(required=False, allow_null=True)
+    expiry = serializers.DateField(required=False, allow_null=True)
+    holders = serializers.ListField(child=serializers.DictField(), required=False)
+    balance = serializers.IntegerField(required=False, allow_null=True)
+    unknown = serializers.BooleanField(required=False)
+    flags = ScanFlagSerializer(many=True, required=False)
+    decoded = serializers.DictField(required=False, help_text="a photo: the code found in it")
+    result = serializers.DictField(required=False, help_text="receive: the shipment; dispense: the dispense; "
+                                                              "count: the count session; inspect: the tick")
+    image = serializers.DictField(required=False, help_text="a photo looked up: sha256, width, height")
+    codes = serializers.ListField(child=serializers.DictField(), required=False,
+                                  help_text="a photo looked up: each code found, with its `lookup`")
+
+
 LIST_FIELDS = {"emergency_physicians"}
 LOGGED_CONTEXT = {"shipment", "received_quantity", "session", "quantity", "visit"}  # never patient data
 
@@ -203,8 +264,8 @@ class ScanView(UploadLimitMixin, APIView):
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(request={"application/json": ScanSerializer, "multipart/form-data": ScanSerializer},
-                   responses={200: dict, 201: dict})
+    @extend_schema(request={"application/json": ScanSchemaSerializer, "multipart/form-data": ScanSchemaSerializer},
+                   responses={200: ScanResultSerializer, 201: ScanResultSerializer})
     @idempotent
     def post(self, request):
         scan = _Scan()

@@ -81,6 +81,19 @@ class SignedClosingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ClosingPreviewSerializer(serializers.Serializer):
+    """A month's closing as it stands (for the schema: audits.closing.closing_preview)."""
+
+    holder = serializers.IntegerField()
+    month = serializers.CharField(help_text="YYYY-MM")
+    signed = serializers.IntegerField(allow_null=True, help_text="the signed closing's id once the month is signed")
+    lines = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="per batch (`batch_id`): opening, received, returned, dispatched, dispensed, disposed, seized, "
+                  "adjusted, corrected, prior_period, closing_balance, in_transit, last_count_at, last_counted, "
+                  "last_count_variance, references (a signed month: its stored lines)")
+
+
 class ClosingSignSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$")
     statement = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -20,6 +20,7 @@ from audits.errors import NotPermitted
 from audits.models import CountSession, SalesFiling, SignedClosing
 from backend import visibility
 from backend.api.filters import jurisdiction_by_code
+from backend.api.serializers import ErrorSerializer
 from backend.errors import InvalidInput
 from backend.idempotency import idempotent
 from backend.models import Jurisdiction, Organisation
@@ -163,16 +164,19 @@ class SignedClosingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         month = self.request.query_params.get("month")
         return qs.filter(month=periods.parse_month(month)) if month else qs
 
+    @extend_schema(request=None, responses={409: OpenApiResponse(ErrorSerializer, "always: `period_signed`")})
     def update(self, request, *args, **kwargs):
         closing.closing_change(actor=request.user, closing=self.get_object())
 
     partial_update = update
 
+    @extend_schema(responses={409: OpenApiResponse(ErrorSerializer, "always: `period_signed`")})
     def destroy(self, request, *args, **kwargs):
         closing.closing_change(actor=request.user, closing=self.get_object())
 
     @extend_schema(parameters=[OpenApiParameter("month", OpenApiTypes.STR, required=True),
-                               OpenApiParameter("holder", OpenApiTypes.INT)])
+                               OpenApiParameter("holder", OpenApiTypes.INT)],
+                   responses=s.ClosingPreviewSerializer)
     @action(detail=False, methods=["get"])
     def preview(self, request):
         month = _month(request)
@@ -181,7 +185,7 @@ class SignedClosingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         signed = SignedClosing.objects.filter(holder=holder, month=month).values_list("pk", flat=True).first()
         return Response({"holder": holder.pk, "month": month.strftime("%Y-%m"), "signed": signed, "lines": rows})
 
-    @extend_schema(request=s.ClosingSignSerializer, responses=s.SignedClosingSerializer)
+    @extend_schema(request=s.ClosingSignSerializer, responses={201: s.SignedClosingSerializer})
     @action(detail=False, methods=["post"])
     def sign(self, request):
         data = s.ClosingSignSerializer(data=request.data)
@@ -231,15 +235,18 @@ class SalesFilingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                                              file_sha256=digest, no_sales=data.validated_data["no_sales"])
         return Response(s.SalesFilingSerializer(filing).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses={409: OpenApiResponse(ErrorSerializer, "always: `filing_submitted`")})
     def update(self, request, *args, **kwargs):
         filings.sales_filing_change(actor=request.user, filing=self.get_object())
 
     partial_update = update
 
+    @extend_schema(responses={409: OpenApiResponse(ErrorSerializer, "always: `filing_submitted`")})
     def destroy(self, request, *args, **kwargs):
         filings.sales_filing_change(actor=request.user, filing=self.get_object())
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.SalesFilingLineSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])  # the filing by its id, not the list's filters
     def lines(self, request, pk=None):
         filing = self.get_object()
         page = self.paginate_queryset(filing.lines.all())

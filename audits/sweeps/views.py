@@ -172,7 +172,7 @@ class VisitViewSet(UploadLimitMixin, _Base):
                                                                                   sync.ERROR)}
         return Response({"visit": visit.pk, "results": results, **summary})
 
-    @extend_schema(request=None, responses=s.VisitDetailSerializer)
+    @extend_schema(request=None, responses={201: s.VisitDetailSerializer})
     @action(detail=True, methods=["post"])
     def count(self, request, pk=None):
         """Open a count session of the site's stock (book vs shelf); then work it through

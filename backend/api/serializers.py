@@ -149,3 +149,15 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="stable, e.g. period_signed")
+    message = serializers.CharField(help_text="in the request's language")
+    details = serializers.JSONField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every error (backend.errors), for the schema."""
+
+    error = ErrorBodySerializer()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
@@ -125,6 +125,11 @@ class OrganisationViewSet(RegistryViewSet):
         return services.organisation_update(actor=self.request.user, organisation=instance, **data)
 
 
+@extend_schema_view(  # written with PersonWrite, answered with the detail (the full resident ID)
+    create=extend_schema(responses={201: s.PersonDetailSerializer}),
+    update=extend_schema(responses=s.PersonDetailSerializer),
+    partial_update=extend_schema(responses=s.PersonDetailSerializer),
+)
 class PersonViewSet(UploadLimitMixin, RegistryViewSet):
     """People working at organisations. Lists mask the resident ID; the detail view shows it
     to office administrators, inspectors of the jurisdiction and the person's own organisation,

@@ -300,6 +300,9 @@ class PackCodeField(serializers.SlugRelatedField):
 
 
 class DispenseWriteSerializer(LeanFieldsMixin, serializers.Serializer):
+    """A use of a termination drug for the use register: the patient, the pregnancy, the
+    batch (or a scanned pack code), the dose, the prescription and the physician."""
+
     occurred_at = serializers.DateTimeField(required=False)
     patient_name = serializers.CharField(max_length=100)
     patient_age = serializers.IntegerField(min_value=10, max_value=70)

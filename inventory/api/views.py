@@ -102,7 +102,7 @@ class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
             qs = selectors.with_running_balance(qs)
         return qs
 
-    @extend_schema(request=s.MovementCorrectSerializer, responses=s.StockMovementSerializer)
+    @extend_schema(request=s.MovementCorrectSerializer, responses={201: s.StockMovementSerializer})
     @action(detail=True, methods=["post"])
     @idempotent
     def correct(self, request, pk=None):

@@ -47,8 +47,10 @@ class DeviceViewSet(UploadLimitMixin, mixins.ListModelMixin, mixins.RetrieveMode
         device = services.device_file(actor=request.user, **data.validated_data)
         return self._out(device, status.HTTP_201_CREATED)
 
+    # The device list's filters are not the events' (a filter the device does not match
+    # would 404 it): the device by its id, its events paginated.
     @extend_schema(responses=s.DeviceEventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
         device = self.get_object()
         page = self.paginate_queryset(selectors.device_events(device=device))
@@ -91,7 +93,7 @@ class DeviceViewSet(UploadLimitMixin, mixins.ListModelMixin, mixins.RetrieveMode
     def remove_operator(self, request, pk=None):
         return self._act(s.DeviceOperatorSerializer, services.device_operator_remove)
 
-    @extend_schema(request={"multipart/form-data": s.DevicePhotosSerializer}, responses=s.DeviceSerializer)
+    @extend_schema(request={"multipart/form-data": s.DevicePhotosSerializer}, responses={201: s.DeviceSerializer})
     @action(detail=True, methods=["post"])
     def photos(self, request, pk=None):
         device = self.get_object()
@@ -102,7 +104,7 @@ class DeviceViewSet(UploadLimitMixin, mixins.ListModelMixin, mixins.RetrieveMode
         return self._out(device, status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.DeviceEventSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="late-filings")
+    @action(detail=False, methods=["get"], url_path="late-filings", filter_backends=[])  # takes no filters
     def late_filings(self, request):
         """Filings made more than 7 days after purchase (or after a transfer), latest duty
         first: each is a finding for the office."""

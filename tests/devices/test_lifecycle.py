@@ -176,6 +176,10 @@ def test_lifecycle_api(county, client_for):
     events = physician.get(f"/api/devices/{device.pk}/events/").json()["results"]
     assert [e["kind"] for e in events] == ["filed", "sealed", "unsealed", "operator_added"]
     assert events[1]["actor"] == "inspector" and events[1]["reference"] == "案-7"
+    # the device list's filters are not the events': a status the device no longer has
+    # does not 404 it (it was unsealed)
+    r = physician.get(f"/api/devices/{device.pk}/events/", {"status": "sealed", "kind": "chromosome"})
+    assert r.status_code == 200 and len(r.json()["results"]) == 4
     assert physician.post(f"/api/devices/{device.pk}/scrap/", {"witness": "王"}).json()["status"] == "scrapped"
 
 
