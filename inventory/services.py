@@ -577,13 +577,27 @@ def dispense_sensitive_read(*, actor, dispense: Dispense | None = None, dispense
 
 
 @transaction.atomic
+def _may_witness(person: Person, holder: Organisation) -> bool:
+    org = person.organisation
+    if org is None:
+        return False
+    if org.pk == holder.pk:
+        return True
+    return org.kind == Organisation.Kind.AUTHORITY and holder.jurisdiction.code.startswith(org.jurisdiction.prefix)
+
+
 def disposal_record(*, actor, batch: Batch, quantity: int, reason: str, witness_name: str = "",
                     witness: Person | None = None, note: str = "", occurred_at: dt.datetime | None = None,
                     idempotency_key: str | None = None) -> Disposal:
     """Expired or damaged stock destroyed before a witness: named (`witness_name`), or a
-    registered person (`witness`), whose name is then recorded."""
+    registered person (`witness`: of the holder, or of an authority over it, e.g. the drug
+    regulator's officer), whose name is then recorded."""
     holder = _acting_organisation(actor, {Role.PHARMACIST, Role.WHOLESALER_CLERK})
     occurred_at, _on = _when(occurred_at)
+    if witness is not None and not _may_witness(witness, holder):
+        # Anyone else's name is not the holder's to learn (nor to put on its record).
+        raise InvalidInput(_("The witness is a person of this organisation or of an authority over it."),
+                           code="witness_unknown", details={"witness": witness.pk})
     witness_name = (witness_name or (witness.name if witness else "")).strip()
     if not witness_name:
         raise InvalidInput(_("A disposal needs a witness."), code="witness_required")

@@ -508,6 +508,9 @@ def count_scan_pack_code(*, user, raw: str) -> str:
     `POST /api/scan/` with action=count reads it: the codec, then the lookup (without the
     run-together lot/serial reading: a count moves stock), then `counted_pack_code`. For
     `POST /api/counts/{id}/scan/`. Unreadable: 400 with the codec's code."""
+    text = raw.strip()
+    if PackCode.objects.filter(code=text).exists():  # registered as typed (a bare serial too)
+        return text
     payload = codec.parse(raw)
     if not payload.ok:
         raise CodeUnreadable.of(payload)

@@ -433,8 +433,10 @@ def sweep_scan_anomalies(ctx: Context) -> list[Alert]:
 
     occurrence = Case(When(kind=ScanAnomaly.Kind.PACK_DISPENSED_TWICE, then=Value("")),
                       default=Concat(Value("holder:"), Cast("holder_id", CharField())), output_field=CharField())
+    # An alert raised before alerts were per holder has no occurrence: it covers them all.
     covered = Exists(Alert.objects.filter(type=OuterRef("kind"), subject_type="inventory.packcode",
-                                          subject_id=OuterRef("pack_code_id"), occurrence=OuterRef("alert_occurrence"))
+                                          subject_id=OuterRef("pack_code_id"))
+                     .filter(Q(occurrence=OuterRef("alert_occurrence")) | Q(occurrence=""))
                      .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=OuterRef("detected_at"))))
     rows = (ScanAnomaly.objects.filter(kind__in=events.PACK_ANOMALY_KINDS, pack_code__isnull=False,
                                        holder__isnull=False, detected_at__gte=ctx.since, detected_at__lt=ctx.end)
@@ -490,14 +492,21 @@ def reconciliation(ctx: Context) -> list[Alert]:
     # Every county, then each city or province with organisations registered at its own
     # level (a city's wholesaler and hospital are in no county): reconciled over its whole
     # prefix, what the counties below found is only refreshed.
+    # (Recorded once the month is due for it and for every county below it: a county may
+    # give its wholesalers a later day than its city.)
     above = Jurisdiction.objects.filter(level__in=[Jurisdiction.Level.PROVINCE, Jurisdiction.Level.CITY]).filter(
-        Exists(Organisation.objects.filter(jurisdiction=OuterRef("pk"))))
-    scopes = [*Jurisdiction.objects.filter(level=Jurisdiction.Level.COUNTY).order_by("code"),
-              *above.order_by("-code")]
+        Exists(Organisation.objects.filter(jurisdiction=OuterRef("pk")).exclude(kind=Organisation.Kind.AUTHORITY)))
+    counties = list(Jurisdiction.objects.filter(level=Jurisdiction.Level.COUNTY).order_by("code"))
+    scopes = [*counties, *above.order_by("-code")]
+
+    def due(month, scope) -> bool:
+        below = [c for c in counties if c.code.startswith(scope.prefix)] if scope.level != scope.Level.COUNTY else []
+        return all(periods.filings_due(month, j, today=ctx.today) for j in [scope, *below])
+
     for county in scopes:
         month = periods.previous_month(ctx.today.replace(day=1))
         for _i in range(FILING_MONTHS_CHECKED):
-            if periods.filings_due(month, county, today=ctx.today):
+            if due(month, county):
                 result = reconciliation_.reconcile(month, jurisdiction_prefix=county.prefix)
                 with transaction.atomic():
                     reconciliation_.reconciliation_record(result, jurisdiction_code=county.code)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from audits.alerts.models import Alert
+from backend import visibility
 
 
 class EvidenceSerializer(serializers.Serializer):
     type = serializers.CharField(help_text="app.model, e.g. inventory.shipment")
     id = serializers.JSONField()
+
+
+OWN_OFFICE_ONLY = ("acknowledgement_note", "resolution_note", "raised_by", "acknowledged_by", "resolved_by")
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -34,6 +38,17 @@ class AlertSerializer(serializers.ModelSerializer):
 
     def get_subject(self, alert) -> dict:
         return {"type": alert.subject_type, "id": alert.subject_id}
+
+    def to_representation(self, alert):
+        data = super().to_representation(alert)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is not None and not visibility.in_jurisdiction_code(user, alert.jurisdiction_code):
+            # The other party's county (other_jurisdiction_code) reads the finding, not the
+            # acting office's notes or who in it did what.
+            for name in OWN_OFFICE_ONLY:
+                data[name] = "" if name.endswith("_note") else None
+        return data
 
 
 class AlertAcknowledgeSerializer(serializers.Serializer):

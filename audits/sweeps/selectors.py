@@ -165,8 +165,18 @@ def organisations_in(user, pk: int) -> Organisation | None:
     return visibility.scope(Organisation.objects.select_related("jurisdiction"), user, "").filter(pk=pk).first()
 
 
-def users_in(user, pks) -> dict[int, User]:
+def users_in(user, pks, *, sweep=None) -> dict[int, User]:
     """The users among `pks` of organisations `user` may see (an office administrator: its
-    jurisdiction's); the others are unknown to them, their usernames never shown."""
+    jurisdiction's) and, for a sweep, the inspectors of the divisions above it (a city's drug
+    or police inspectors join a county's sweep); the others are unknown to them, their
+    usernames never shown."""
     qs = visibility.scope(User.objects.select_related("organisation__jurisdiction"), user, "organisation")
-    return {u.pk: u for u in qs.filter(pk__in=list(pks))}
+    found = {u.pk: u for u in qs.filter(pk__in=list(pks))}
+    if sweep is not None and len(found) < len(set(pks)):
+        above, node = [], sweep.jurisdiction.parent
+        while node is not None:
+            above.append(node.pk)
+            node = node.parent
+        found |= {u.pk: u for u in User.objects.select_related("organisation__jurisdiction").filter(
+            pk__in=list(pks), role=User.Role.INSPECTOR, organisation__jurisdiction_id__in=above)}
+    return found

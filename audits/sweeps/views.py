@@ -107,13 +107,13 @@ class SweepViewSet(_Base):
         sweep = self.get_object()
         data = _validated(s.TeamCreateSerializer, request.data)
         # Users of the administrator's jurisdiction only: another county's are unknown, by id.
-        users = selectors.users_in(request.user, data["members"])
+        users = selectors.users_in(request.user, data["members"], sweep=sweep)
         unknown = sorted(set(data["members"]) - set(users))
         if unknown:
             _invalid("members", _("Unknown users: %(ids)s.") % {"ids": unknown})
         leader = None
         if data["leader"] is not None:  # a known user who is not a member: the service's refusal
-            leader = users.get(data["leader"]) or selectors.users_in(request.user, [data["leader"]]).get(
+            leader = users.get(data["leader"]) or selectors.users_in(request.user, [data["leader"]], sweep=sweep).get(
                 data["leader"]) or _invalid("leader", _("Unknown users: %(ids)s.") % {"ids": [data["leader"]]})
         services.team_create(actor=request.user, sweep=sweep, name=data["name"], members=list(users.values()),
                              leader=leader)

@@ -203,8 +203,16 @@ def test_a_mismatch_with_a_customer_in_another_county_reaches_both_offices(
     # Only the wholesaler's office acts on it.
     r = other_admin.post(f"/api/alerts/{alert.pk}/resolve/", {"note": "不是我们的"}, format="json")
     assert r.status_code in (403, 404) and Alert.objects.get(pk=alert.pk).status == "open"
-    mine = client_for(county.office_admin).post(f"/api/alerts/{alert.pk}/acknowledge/", {}, format="json")
+    mine = client_for(county.office_admin).post(f"/api/alerts/{alert.pk}/acknowledge/", {"note": "已约谈张经理"},
+                                                format="json")
     assert mine.status_code == 200, mine.content
+    assert (mine.json()["acknowledgement_note"], mine.json()["acknowledged_by"]) == (
+        "已约谈张经理", county.office_admin.username)
+    # The other county reads the finding, not the acting office's notes or its people.
+    seen = other_admin.get(f"/api/alerts/{alert.pk}/").json()
+    assert (seen["status"], seen["acknowledgement_note"], seen["acknowledged_by"], seen["raised_by"]) == (
+        "acknowledged", "", None, None)
+    assert "张经理" not in other_admin.get("/api/alerts/").content.decode()
     # A third county sees nothing.
     from tests.factories import JurisdictionFactory, OrganisationFactory, UserFactory
 
@@ -226,3 +234,55 @@ def test_a_refused_shipment_to_a_pharmacy_in_the_same_county_names_no_other_coun
         inventory_services.shipment_dispatch(actor=county.clerk, shipment=draft)
     (alert,) = Alert.objects.filter(type="shipment_refused")
     assert (alert.jurisdiction_code, alert.other_jurisdiction_code) == ("430421", "")
+
+
+def test_a_pack_alert_raised_before_alerts_were_per_holder_still_covers_its_sightings(
+        county, client_for, django_capture_on_commit_callbacks):
+    """An alert raised before (no occurrence) is not raised again by the first daily run."""
+    from tests.factories import UserFactory
+    from tests.scanning.scan_helpers import scan
+
+    batch = gs1_batch()
+    (pack,) = trace_codes(batch, 1)
+    stock_with_packs(county, batch, 6, [pack])
+    scan(client_for(county.pharmacist), pack)
+    scan(client_for(UserFactory(role="pharmacist", organisation=county.other.hospital)), pack)  # no callbacks
+    assert not Alert.objects.exists()
+    rules.run(only=["sweep_scan_anomalies"])
+    (alert,) = Alert.objects.filter(type="pack_at_two_holders")
+    Alert.objects.filter(pk=alert.pk).update(occurrence="")  # as the alerts of before were
+    assert rules.run(only=["sweep_scan_anomalies"])["sweep_scan_anomalies"]["new"] == 0
+
+
+def test_a_city_wholesalers_mismatch_waits_for_the_latest_due_day_below_the_city(
+        county, django_capture_on_commit_callbacks):
+    """A county may give its wholesalers a later day than its city: the city's reconciliation
+    records nothing about the county's wholesalers before that county's day."""
+    from audits import filings
+    from backend.models import Organisation, User
+    from inventory import services as inventory_services
+    from tests.factories import OrganisationFactory, UserFactory
+    from tests.inventory.factories import BatchFactory
+
+    type(county.jurisdiction).objects.filter(pk=county.city.pk).update(monthly_filing_due_day=5)
+    type(county.jurisdiction).objects.filter(pk=county.jurisdiction.pk).update(monthly_filing_due_day=20)
+    county.jurisdiction.refresh_from_db()
+    county.city.refresh_from_db()
+    city_wholesaler = OrganisationFactory(kind=Organisation.Kind.WHOLESALER, jurisdiction=county.city, licensed=True)
+    clerk = UserFactory(role=User.Role.WHOLESALER_CLERK, organisation=city_wholesaler)
+    m = Month(county)
+    (b,) = m.batches(1)
+    m.ship({b: 10}, day=8)  # the county's wholesaler: not filed yet, due on the 20th
+    batch = BatchFactory(product=m.product)
+    inventory_services.intake_record(actor=clerk, batch=batch, quantity=50, invoice_number="IN-9",
+                                     supplier_name="测试制药有限公司", received_at=m.at(2))
+    on_the_10th = periods.next_month(m.month).replace(day=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        rules.run(today=on_the_10th, only=["reconciliation"])
+    assert not Alert.objects.filter(type="cross_party_mismatch").exists()
+    assert not Discrepancy.objects.exists()
+    filings.sales_filing_submit(actor=county.clerk, month=m.month, source="json",
+                                rows=filings.rows_from_json([m.row(b, 4)]))  # 4 against 10, on time
+    with django_capture_on_commit_callbacks(execute=True):
+        rules.run(today=periods.next_month(m.month).replace(day=21), only=["reconciliation"])
+    assert list(Alert.objects.filter(type="cross_party_mismatch").values_list("figures__filed", flat=True)) == [4]

@@ -356,6 +356,23 @@ def test_disposal_witnessed_by_a_registered_person_alone(county, client_for, sto
     assert [row["quantity"] for row in r.json()["results"]] == [19]
 
 
+def test_a_disposal_witness_named_by_id_is_of_the_holder_or_an_authority_over_it(county, client_for, stocked):
+    """Anyone else's id would put a stranger on the record and tell the holder that person's
+    name: 400 witness_unknown, nothing written."""
+    pharmacist = client_for(county.pharmacist)
+    stranger = PersonFactory(organisation=county.other.hospital)
+    r = post(pharmacist, "/api/disposals/", {"batch": stocked.pk, "quantity": 1, "reason": "damaged",
+                                             "witness": stranger.pk})
+    assert r.status_code == 400 and error_of(r)["code"] == "witness_unknown", r.content
+    assert stranger.name not in r.content.decode()
+    regulator = PersonFactory(organisation=county.authority)  # the county's officer witnesses it
+    r = post(pharmacist, "/api/disposals/", {"batch": stocked.pk, "quantity": 1, "reason": "expired",
+                                             "witness": regulator.pk})
+    assert r.status_code == 201 and r.json()["witness_name"] == regulator.name
+    r = pharmacist.get("/api/stock/balances/", {"batch": stocked.pk})
+    assert [row["quantity"] for row in r.json()["results"]] == [19]
+
+
 def test_seizure_off_the_books_at_a_retail_pharmacy(county, client_for, stocked):
     """Termination drugs on a retail pharmacy's shelf were never on its books: seizing them
     must not be refused for want of stock; they enter the ledger in the authority's custody."""

@@ -190,3 +190,18 @@ def test_count_scan_reads_the_code_as_the_scan_endpoint_does(county, client_for)
     r = scan("]C1" + element_string[:15] + str((int(element_string[15]) + 1) % 10) + element_string[16:])
     assert r.status_code == 400 and error_of(r)["code"] == "bad_gtin_check_digit"
     assert CountLine.objects.get(session_id=session).scanned_codes == [f"01{gtin}21SN01", f"01{gtin}21SN02", trace]
+
+
+def test_a_pack_registered_under_a_code_no_barcode_grammar_reads_still_counts_as_typed(county, client_for):
+    """Intake keeps a pack code that is not 20 digits as a GS1 serial whatever it is (a bare
+    serial a wholesaler's system printed): the count finds it as typed, as it did before the
+    count read codes like the scan endpoint."""
+    from tests.scanning.scan_helpers import gs1_batch, stock_with_packs
+
+    batch = gs1_batch()
+    stock_with_packs(county, batch, 30, ["SN-0042"])
+    client = client_for(county.pharmacist)
+    session = client.post("/api/counts/", {}, format="json").json()["id"]
+    r = client.post(f"/api/counts/{session}/scan/", {"code": "SN-0042"}, format="json")
+    assert r.status_code == 200, r.content
+    assert [(ln["batch"], ln["counted"]) for ln in r.json()["lines"]] == [(batch.pk, batch.product.pack_size)]

@@ -17,7 +17,7 @@ from audits.sweeps.models import Tick
 from backend.models import Licence
 from tests.conftest import error_of
 from tests.devices.factories import file_device
-from tests.factories import OrganisationFactory
+from tests.factories import OrganisationFactory, UserFactory
 from tests.inventory.factories import BatchFactory
 from tests.scanning.scan_helpers import stock_with_packs, trace_codes
 from tests.sweeps.helpers import item, open_visit, plan
@@ -262,3 +262,19 @@ def test_the_service_names_another_countys_user_by_id_only(county):
                              members=[county.inspector, county.other.inspector])
     assert refused.value.details == {"users": [f"#{county.other.inspector.pk}"]}
     assert county.other.inspector.username not in str(refused.value)
+
+
+def test_a_city_inspector_joins_a_county_sweeps_team(county, client_for):
+    """Inspectors whose jurisdiction covers the sweep may be members (team_create's rule):
+    the city's drug inspector is known to the county's office for this, not "unknown"."""
+    city_office = OrganisationFactory(kind="authority", jurisdiction=county.city)
+    city_drug = UserFactory(role="inspector", organisation=city_office, department="drug_administration")
+    sweep = plan(county)
+    r = client_for(county.office_admin).post(f"/api/sweeps/{sweep.pk}/teams/", {
+        "name": "一组", "members": [county.inspector.pk, city_drug.pk], "leader": city_drug.pk}, format="json")
+    assert r.status_code == 201, r.content
+    # A city user who is no inspector stays unknown to the county's office.
+    clerk = UserFactory(role="pharmacist", organisation=OrganisationFactory(kind="hospital", jurisdiction=county.city))
+    r = client_for(county.office_admin).post(f"/api/sweeps/{sweep.pk}/teams/", {
+        "name": "二组", "members": [county.inspector.pk, clerk.pk]}, format="json")
+    assert r.status_code == 400 and clerk.username not in r.content.decode()
