@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.services import audit_record, snapshot
@@ -119,9 +120,16 @@ def licence_update(*, actor, licence: Licence, **fields) -> Licence:
 
 @transaction.atomic
 def licence_revoke(*, actor, licence: Licence, on: dt.date, reason: str) -> Licence:
+    """Revoke from `on`. A revocation still to take effect (a deadline given) may be brought
+    forward by a new one dated earlier (both are on the audit trail); one in force is final."""
     if licence.revoked_at is not None:
-        raise Conflict(_("The licence was already revoked on %(date)s.") % {"date": licence.revoked_at},
-                       code="licence_already_revoked")
+        if licence.revoked_at <= timezone.localdate():
+            raise Conflict(_("The licence was already revoked on %(date)s.") % {"date": licence.revoked_at},
+                           code="licence_already_revoked")
+        if on >= licence.revoked_at:
+            raise Conflict(_("The licence's revocation takes effect on %(date)s; a new revocation can only bring "
+                             "it forward.") % {"date": licence.revoked_at}, code="licence_already_revoked",
+                           details={"revoked_at": licence.revoked_at.isoformat()})
     if not reason.strip():
         raise ValidationError({"reason": _("a revocation needs a reason")})
     before = _apply(licence, {"revoked_at": on, "revoked_reason": reason.strip()})

@@ -290,8 +290,12 @@ class ShipmentDiscrepancy(models.Model):
 
 
 class ShipmentRefusal(models.Model):
-    """A dispatch that a rule refused (who, to whom, what, when, why), kept for inspectors
-    even though the dispatch itself was rolled back."""
+    """A dispatch (or a receipt) that a rule refused (who, to whom, what, when, why), kept for
+    inspectors even though the dispatch itself was rolled back."""
+
+    class Act(models.TextChoices):
+        DISPATCH = "dispatch", _("dispatch")
+        RECEIPT = "receipt", _("receipt")
 
     shipment = models.ForeignKey(Shipment, verbose_name=_("shipment"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="refusals")
@@ -305,6 +309,8 @@ class ShipmentRefusal(models.Model):
     message = models.CharField(_("message"), max_length=500)
     clauses = models.JSONField(_("clauses"), default=list)
     lines = models.JSONField(_("what"), default=list)
+    act = models.CharField(_("refused act"), max_length=10, choices=Act.choices, default=Act.DISPATCH,
+                           help_text=_("receipt: the recipient's approval lapsed while the goods were in transit"))
 
     class Meta:
         ordering = ["-attempted_at", "-id"]

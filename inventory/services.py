@@ -245,10 +245,11 @@ def _refusal_lines(shipment: Shipment) -> list[dict]:
              "quantity": line.quantity} for line in shipment.lines.select_related("batch__product")]
 
 
-def _record_refusal(*, actor, shipment: Shipment, exc, attempted_at: dt.datetime) -> ShipmentRefusal:
+def _record_refusal(*, actor, shipment: Shipment, exc, attempted_at: dt.datetime,
+                    act: str = ShipmentRefusal.Act.DISPATCH) -> ShipmentRefusal:
     with transaction.atomic():
         refusal = ShipmentRefusal.objects.create(
-            shipment=shipment, sender=shipment.sender, recipient=shipment.recipient,
+            shipment=shipment, sender=shipment.sender, recipient=shipment.recipient, act=act,
             attempted_by=actor if getattr(actor, "pk", None) else None, attempted_at=attempted_at,
             code=exc.code, message=str(exc.message)[:500], clauses=exc.decision.as_details(),
             lines=_refusal_lines(shipment),
@@ -316,17 +317,38 @@ def _dispatch(*, actor, shipment_id, occurred_at, on, idempotency_key):
     return shipment
 
 
-@transaction.atomic
 def shipment_receive(*, actor, shipment: Shipment, lines: list[dict] | None = None,
                      occurred_at: dt.datetime | None = None, idempotency_key: str | None = None) -> Shipment:
     """The recipient receives lines (all of them in full when `lines` is None). A received
-    quantity that differs from the shipped one is a recorded discrepancy."""
-    occurred_at, _on = _when(occurred_at)
-    shipment = lock_shipment(shipment.pk)
+    quantity that differs from the shipped one is a recorded discrepancy. A supply is refused
+    (422 `recipient_not_authorized`, the attempt kept for inspectors) when the recipient may
+    not receive termination drugs on the day of the receipt: an approval revoked or lapsed
+    while the goods were in transit. They stay in transit, for the recipient to reject back
+    to the sender."""
+    try:
+        with transaction.atomic():
+            return _receive(actor=actor, shipment_id=shipment.pk, lines=lines, occurred_at=occurred_at,
+                            idempotency_key=idempotency_key)
+    except RecipientNotAuthorized as exc:
+        _record_refusal(actor=actor, shipment=shipment, exc=exc, attempted_at=_when(occurred_at)[0],
+                        act=ShipmentRefusal.Act.RECEIPT)
+        raise
+
+
+def _receive(*, actor, shipment_id: int, lines, occurred_at, idempotency_key) -> Shipment:
+    occurred_at, on = _when(occurred_at)
+    shipment = lock_shipment(shipment_id)
     _require_member(actor, shipment.recipient, {Role.PHARMACIST, Role.WHOLESALER_CLERK})
     if shipment.status not in (Shipment.Status.DISPATCHED, Shipment.Status.RECEIVING):
         raise InvalidState(_("Only a dispatched shipment can be received; this one is %(status)s.")
                            % {"status": shipment.get_status_display()}, code="shipment_not_in_transit")
+    if shipment.kind == Shipment.Kind.SUPPLY:
+        policies.prefetch_licences(shipment.recipient)
+        decision = policies.may_receive_termination_drugs(shipment.recipient, on)
+        if not decision:
+            raise RecipientNotAuthorized(
+                decision, message=_("%(org)s may not take termination drugs into stock: %(why)s")
+                % {"org": shipment.recipient, "why": "; ".join(decision.messages)})
     by_id = {line.pk: line for line in shipment.lines.select_related("batch")}
     if lines is None:
         lines = [{"line": pk, "received_quantity": line.quantity} for pk, line in by_id.items()

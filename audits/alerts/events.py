@@ -52,7 +52,9 @@ def refusal_alert(refusal) -> dict:
     return {
         "type": "shipment_refused", "severity": "high", "subject": refusal, "organisation": refusal.sender,
         "other_organisation": refusal.recipient,
-        "summary": _("%(sender)s tried to ship termination drugs to %(recipient)s: %(message)s")
+        "summary": (_("%(recipient)s tried to take termination drugs from %(sender)s into stock: %(message)s")
+                    if refusal.act == "receipt" else
+                    _("%(sender)s tried to ship termination drugs to %(recipient)s: %(message)s"))
         % {"sender": refusal.sender, "recipient": refusal.recipient, "message": refusal.message},
         "evidence": [_ev(refusal), *([_ev("inventory.shipment", refusal.shipment_id)] if refusal.shipment_id else []),
                      _ev("backend.organisation", refusal.recipient_id)],

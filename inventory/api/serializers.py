@@ -221,7 +221,7 @@ class ShipmentRefusalSerializer(serializers.ModelSerializer):
     class Meta:
         model = ShipmentRefusal
         fields = ["id", "shipment", "sender", "sender_name", "recipient", "recipient_name", "attempted_by",
-                  "attempted_at", "code", "message", "clauses", "lines"]
+                  "attempted_at", "act", "code", "message", "clauses", "lines"]
         read_only_fields = fields
 
 

@@ -299,3 +299,25 @@ def test_prefetch_licences_loads_several_holders_in_one_query(django_assert_num_
     assert loaded == fresh and len(fresh[1]) == 2 and fresh[2] == []
     with django_assert_num_queries(0):
         policies.prefetch_licences(org, person)  # already loaded: nothing to do
+
+
+@pytest.mark.django_db
+def test_a_revocation_still_to_take_effect_can_be_brought_forward_not_pushed_back(county, client_for):
+    from django.utils import timezone
+
+    approval = county.hospital.licences.get(kind=Licence.Kind.TERMINATION_APPROVAL)
+    office = client_for(county.office_admin)
+    today = timezone.localdate()
+
+    def revoke(on, reason):
+        return office.post(f"/api/licences/{approval.pk}/revoke/", {"on": on.isoformat(), "reason": reason},
+                           format="json")
+
+    assert revoke(today + dt.timedelta(days=30), "限期整改未完成将吊销").status_code == 200
+    later = revoke(today + dt.timedelta(days=40), "再延期")
+    assert later.status_code == 409 and later.json()["error"]["details"]["revoked_at"] == (
+        today + dt.timedelta(days=30)).isoformat()
+    assert revoke(today, "查实开展两非，立即吊销").status_code == 200
+    approval.refresh_from_db()
+    assert (approval.revoked_at, approval.revoked_reason) == (today, "查实开展两非，立即吊销")
+    assert revoke(today - dt.timedelta(days=1), "再提前").status_code == 409  # in force: final
