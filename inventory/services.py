@@ -570,6 +570,8 @@ def dispense_record_many(*, actor, entries: list[dict]) -> list[Dispense]:
                  object_id=f"{dispenses[0].pk}..{dispenses[-1].pk}", actor=actor,
                  subject_organisation=institution, transition="register_page",
                  after={"dispenses": [d.pk for d in dispenses], "movements": ledger.describe(movements)})
+    # bulk_create sends no post_save: a pack already in the register is alerted as one by one
+    alert_events.rows_created(Dispense, [d for d in dispenses if d.pack_code_id is not None])
     return dispenses
 
 

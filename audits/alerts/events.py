@@ -13,7 +13,8 @@ matching alert is raised.
 Rows saved one by one reach us through `post_save` receivers connected in
 `AlertsConfig.ready()`, so the services that write them do not know about alerts. Rows
 written with `bulk_create` (no signal) are handed over explicitly by their service with
-`rows_created(Model, rows)`: shipment discrepancies and scan anomalies.
+`rows_created(Model, rows)`: shipment discrepancies, scan anomalies and a register page's
+pack-coded dispenses.
 
 The alert is raised in `transaction.on_commit`: a rolled-back write raises nothing, and an
 alert that fails is logged and never breaks the business write. A missed event (a crash
@@ -131,9 +132,10 @@ def dispense_alert(dispense) -> dict | None:
     if len(all_of_pack) < 2:
         return None
     pack = dispense.pack_code
+    first = Dispense.objects.select_related("institution__jurisdiction").get(pk=all_of_pack[0])
     return {
         "type": ScanAnomaly.Kind.PACK_DISPENSED_TWICE, "severity": "high", "subject": pack,
-        "organisation": dispense.institution,
+        "organisation": dispense.institution, "other_organisation": first.institution,
         "summary": _("Pack %(code)s was dispensed a second time at %(holder)s")
         % {"code": pack.code, "holder": dispense.institution},
         "evidence": [_ev("inventory.batch", pack.batch_id), *(_ev("inventory.dispense", d) for d in all_of_pack)],

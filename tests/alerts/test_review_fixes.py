@@ -286,3 +286,21 @@ def test_a_city_wholesalers_mismatch_waits_for_the_latest_due_day_below_the_city
     with django_capture_on_commit_callbacks(execute=True):
         rules.run(today=periods.next_month(m.month).replace(day=21), only=["reconciliation"])
     assert list(Alert.objects.filter(type="cross_party_mismatch").values_list("figures__filed", flat=True)) == [4]
+
+
+def test_a_pack_twice_on_a_register_page_raises_the_alert(county, django_capture_on_commit_callbacks):
+    """The register page writes its entries in bulk (no post_save): the service hands them over."""
+    from inventory import services as inventory_services
+    from inventory.models import PackCode
+    from tests.inventory.factories import dispense_kwargs
+
+    batch = gs1_batch()
+    (code,) = trace_codes(batch, 1)
+    stock_with_packs(county, batch, 12, [code])
+    pack = PackCode.objects.get(code=code)
+    entries = [dispense_kwargs(county, batch, pack_code=pack, prescription_number=f"RX-{i}") for i in (1, 2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        inventory_services.dispense_record_many(actor=county.pharmacist, entries=entries)
+    (alert,) = Alert.objects.filter(type="pack_dispensed_twice")
+    assert (alert.organisation, alert.other_jurisdiction_code) == (county.hospital, "")
+    assert len([e for e in alert.evidence if e["type"] == "inventory.dispense"]) == 2
