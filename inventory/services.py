@@ -258,6 +258,14 @@ def _record_refusal(*, actor, shipment: Shipment, exc, attempted_at: dt.datetime
     return refusal
 
 
+def _refuse_unless_may_receive(recipient: Organisation, on: dt.date, message: str) -> None:
+    """RecipientNotAuthorized (with `message` % org and why) unless the recipient of a supply
+    may receive termination drugs on `on`: at dispatch and again at receipt."""
+    decision = policies.may_receive_termination_drugs(recipient, on)
+    if not decision:
+        raise RecipientNotAuthorized(decision, message=message % {"org": recipient, "why": "; ".join(decision.messages)})
+
+
 def shipment_dispatch(*, actor, shipment: Shipment, occurred_at: dt.datetime | None = None,
                       idempotency_key: str | None = None) -> Shipment:
     """Stock leaves the sender and is in transit. Refused (422) when the recipient may not
@@ -286,11 +294,7 @@ def _dispatch(*, actor, shipment_id, occurred_at, on, idempotency_key):
         decision = policies.may_supply_termination_drugs(shipment.sender, on)
         if not decision:
             raise SupplierNotAuthorized(decision)
-        decision = policies.may_receive_termination_drugs(shipment.recipient, on)
-        if not decision:
-            raise RecipientNotAuthorized(
-                decision, message=_("%(org)s may not receive termination drugs: %(why)s")
-                % {"org": shipment.recipient, "why": "; ".join(decision.messages)})
+        _refuse_unless_may_receive(shipment.recipient, on, _("%(org)s may not receive termination drugs: %(why)s"))
         expired = [line for line in lines if line.batch.is_expired_on(on)]
         if expired:
             raise BatchExpired(
@@ -344,11 +348,8 @@ def _receive(*, actor, shipment_id: int, lines, occurred_at, idempotency_key) ->
                            % {"status": shipment.get_status_display()}, code="shipment_not_in_transit")
     if shipment.kind == Shipment.Kind.SUPPLY:
         policies.prefetch_licences(shipment.recipient)
-        decision = policies.may_receive_termination_drugs(shipment.recipient, on)
-        if not decision:
-            raise RecipientNotAuthorized(
-                decision, message=_("%(org)s may not take termination drugs into stock: %(why)s")
-                % {"org": shipment.recipient, "why": "; ".join(decision.messages)})
+        _refuse_unless_may_receive(shipment.recipient, on,
+                                   _("%(org)s may not take termination drugs into stock: %(why)s"))
     by_id = {line.pk: line for line in shipment.lines.select_related("batch")}
     if lines is None:
         lines = [{"line": pk, "received_quantity": line.quantity} for pk, line in by_id.items()

@@ -258,16 +258,21 @@ def _device_by_serial(serial: str, site_id: int | None) -> tuple[Device | None, 
 SERIAL_CANDIDATES = 50  # more devices sharing one typed serial are "ambiguous" all the same
 
 
+def _read_as(lookup: Lookup, user, corrected: codec.Gs1Payload, *, scanned_lot: str, site_id: int | None) -> None:
+    """Resolve the lot + serial reading of a run-together scan instead, flagged
+    `separator_missing` (once: the reading has its serial)."""
+    lookup.payload = corrected
+    lookup.flag("separator_missing", scanned_lot=scanned_lot, lot=corrected.lot, serial=corrected.serial)
+    _resolve(lookup, user, read_run_together=False, site_id=site_id)
+
+
 def _resolve(lookup: Lookup, user, *, read_run_together: bool = True, site_id: int | None = None) -> None:
     p = lookup.payload
     if isinstance(p, codec.ScanError):  # a lot_too_long that may be lot + serial run together
         corrected = _lot_and_serial(p) if read_run_together else None
         if corrected is None:
             raise CodeUnreadable.of(p)
-        lookup.payload = corrected
-        lookup.flag("separator_missing", scanned_lot=p.details.get("value", ""), lot=corrected.lot,
-                    serial=corrected.serial)
-        _resolve(lookup, user, read_run_together=False, site_id=site_id)
+        _read_as(lookup, user, corrected, scanned_lot=p.details.get("value", ""), site_id=site_id)
         return
     if isinstance(p, codec.Gs1Payload):
         pack = _pack(p.sgtin, f"(01){p.gtin}(21){p.serial}" if p.gtin and p.serial else None)
@@ -288,9 +293,7 @@ def _resolve(lookup: Lookup, user, *, read_run_together: bool = True, site_id: i
         if read_run_together and pack is None and product is not None and p.lot and p.serial is None:
             corrected = _lot_and_serial(p, product)
             if corrected is not None:
-                lookup.payload = corrected
-                lookup.flag("separator_missing", scanned_lot=p.lot, lot=corrected.lot, serial=corrected.serial)
-                _resolve(lookup, user, site_id=site_id)
+                _read_as(lookup, user, corrected, scanned_lot=p.lot, site_id=site_id)
                 return
         if pack is not None:
             lookup.entity, lookup.pack, lookup.batch, lookup.product = "pack", pack, pack.batch, pack.batch.product

@@ -102,6 +102,15 @@ def pack_occurrence(anomaly) -> str:
     return "" if anomaly.kind == ScanAnomaly.Kind.PACK_DISPENSED_TWICE else f"holder:{anomaly.holder_id}"
 
 
+def pack_occurrence_sql():
+    """`pack_occurrence` of a ScanAnomaly row, as a query expression (the daily sweep)."""
+    from django.db.models import Case, CharField, Value, When
+    from django.db.models.functions import Cast, Concat
+
+    return Case(When(kind=ScanAnomaly.Kind.PACK_DISPENSED_TWICE, then=Value("")),
+                default=Concat(Value("holder:"), Cast("holder_id", CharField())), output_field=CharField())
+
+
 def scan_anomaly_alert(anomaly) -> dict | None:
     if anomaly.kind not in PACK_ANOMALY_KINDS or anomaly.pack_code_id is None or anomaly.holder_id is None:
         return None
@@ -146,6 +155,15 @@ def dispense_alert(dispense) -> dict | None:
 def discrepancy_occurrence(n: int) -> str:
     """The alert occurrence of a discrepancy's `occurrence` (its first: none)."""
     return "" if n <= 1 else f"#{n}"
+
+
+def discrepancy_occurrence_sql():
+    """`discrepancy_occurrence` of a Discrepancy row, as a query expression (the daily rules)."""
+    from django.db.models import Case, CharField, Value, When
+    from django.db.models.functions import Cast, Concat
+
+    return Case(When(occurrence__lte=1, then=Value("")),
+                default=Concat(Value("#"), Cast("occurrence", CharField())), output_field=CharField())
 
 
 def discrepancy_alert(row) -> dict | None:

@@ -1,8 +1,8 @@
 import django_filters
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audits.alerts.models import Alert, AlertStatus, AlertType, Severity
+from audits.alerts.selectors import concerning
 from backend.api.filters import IdFilter, JurisdictionFilterMixin, jurisdiction_prefix_of
 
 
@@ -24,9 +24,7 @@ class AlertFilter(JurisdictionFilterMixin, django_filters.FilterSet):
     def filter_jurisdiction(self, queryset, name, value):
         """Alerts of that division and below, and those whose other party is there."""
         prefix = jurisdiction_prefix_of(value)
-        if prefix is None:
-            return queryset.none()
-        return queryset.filter(Q(jurisdiction_code__startswith=prefix) | Q(other_jurisdiction_code__startswith=prefix))
+        return queryset.none() if prefix is None else queryset.filter(concerning(prefix))
 
     class Meta:
         model = Alert

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, CharField, Count, DateField, Exists, F, Min, OuterRef, Q, Sum, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat, TruncMonth
+from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -431,8 +431,6 @@ def sweep_scan_anomalies(ctx: Context) -> list[Alert]:
     its pack at that holder) that was open when it was seen or raised since."""
     from scanning.models import ScanAnomaly
 
-    occurrence = Case(When(kind=ScanAnomaly.Kind.PACK_DISPENSED_TWICE, then=Value("")),
-                      default=Concat(Value("holder:"), Cast("holder_id", CharField())), output_field=CharField())
     # An alert raised before alerts were per holder has no occurrence: it covers them all.
     covered = Exists(Alert.objects.filter(type=OuterRef("kind"), subject_type="inventory.packcode",
                                           subject_id=OuterRef("pack_code_id"))
@@ -440,7 +438,7 @@ def sweep_scan_anomalies(ctx: Context) -> list[Alert]:
                      .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=OuterRef("detected_at"))))
     rows = (ScanAnomaly.objects.filter(kind__in=events.PACK_ANOMALY_KINDS, pack_code__isnull=False,
                                        holder__isnull=False, detected_at__gte=ctx.since, detected_at__lt=ctx.end)
-            .annotate(alert_occurrence=occurrence).exclude(covered)
+            .annotate(alert_occurrence=events.pack_occurrence_sql()).exclude(covered)
             .select_related(*events.SOURCES["scanning.scananomaly"][1]).order_by("pk"))
     return raise_from(events.scan_anomaly_alert, rows)
 
@@ -466,12 +464,10 @@ def _unalerted_discrepancies(**filters):
     found again after it was resolved is a new occurrence)."""
     from audits.models import Discrepancy
 
-    occurrence = Case(When(occurrence__lte=1, then=Value("")),
-                      default=Concat(Value("#"), Cast("occurrence", CharField())), output_field=CharField())
     raised = Exists(Alert.objects.filter(subject_type="audits.discrepancy", subject_id=OuterRef("pk"),
                                          occurrence=OuterRef("alert_occurrence")))
     return (Discrepancy.objects.filter(kind__in=events.CROSS_PARTY_KINDS, resolved_at__isnull=True, **filters)
-            .annotate(alert_occurrence=occurrence).exclude(raised)
+            .annotate(alert_occurrence=events.discrepancy_occurrence_sql()).exclude(raised)
             .select_related(*events.SOURCES["audits.discrepancy"][1]).order_by("pk"))
 
 

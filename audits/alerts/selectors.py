@@ -23,6 +23,12 @@ from audits.alerts.models import Alert
 from backend import visibility
 
 
+def concerning(prefix: str) -> Q:
+    """Alerts of the division with this code prefix (and below), and those whose other party
+    is there (`other_jurisdiction_code`)."""
+    return Q(jurisdiction_code__startswith=prefix) | Q(other_jurisdiction_code__startswith=prefix)
+
+
 def alert_list(*, user) -> QuerySet[Alert]:
     qs = Alert.objects.select_related("organisation", "raised_by", "acknowledged_by", "resolved_by")
     if not getattr(user, "is_authenticated", False):
@@ -31,5 +37,4 @@ def alert_list(*, user) -> QuerySet[Alert]:
         return qs
     if not user.is_authority or not user.jurisdiction_prefix:
         return qs.none()
-    prefix = user.jurisdiction_prefix
-    return qs.filter(Q(jurisdiction_code__startswith=prefix) | Q(other_jurisdiction_code__startswith=prefix))
+    return qs.filter(concerning(user.jurisdiction_prefix))

@@ -173,10 +173,7 @@ def users_in(user, pks, *, sweep=None) -> dict[int, User]:
     qs = visibility.scope(User.objects.select_related("organisation__jurisdiction"), user, "organisation")
     found = {u.pk: u for u in qs.filter(pk__in=list(pks))}
     if sweep is not None and len(found) < len(set(pks)):
-        above, node = [], sweep.jurisdiction.parent
-        while node is not None:
-            above.append(node.pk)
-            node = node.parent
+        above = [j.pk for j in sweep.jurisdiction.ancestors_and_self()[1:]]
         found |= {u.pk: u for u in User.objects.select_related("organisation__jurisdiction").filter(
             pk__in=list(pks), role=User.Role.INSPECTOR, organisation__jurisdiction_id__in=above)}
     return found
