@@ -17,7 +17,7 @@ from tests.alerts.helpers import alerts_of
 from tests.factories import UserFactory
 from tests.inventory.factories import (
     BatchFactory,
-    dispense_payload,
+    dispense_context,
     ship,
     stock_institution,
     stock_wholesaler,
@@ -125,24 +125,17 @@ def test_a_count_refused_for_a_missing_reason_raises_nothing(county, django_capt
 # --- scan anomalies --------------------------------------------------------------------------------------
 
 
-def _dispense_context(county, **overrides):
-    body = dispense_payload(county, BatchFactory.build())
-    del body["batch"]
-    body.update(overrides)
-    return body
-
-
 def test_pack_dispensed_twice(county, client_for, django_capture_on_commit_callbacks):
     batch = gs1_batch()
     packs = trace_codes(batch, 2)
     stock_with_packs(county, batch, 12, packs)
     pharmacist = client_for(county.pharmacist)
     with django_capture_on_commit_callbacks(execute=True):
-        assert scan(pharmacist, packs[0], action="dispense", **_dispense_context(county)).status_code == 201
-        assert scan(pharmacist, packs[1], action="dispense", **_dispense_context(county)).status_code == 201
+        assert scan(pharmacist, packs[0], action="dispense", **dispense_context(county)).status_code == 201
+        assert scan(pharmacist, packs[1], action="dispense", **dispense_context(county)).status_code == 201
     assert not Alert.objects.exists()  # near miss: two packs, each dispensed once
     with django_capture_on_commit_callbacks(execute=True):
-        r = scan(pharmacist, packs[0], action="dispense", **_dispense_context(county, prescription_number="RX-2"))
+        r = scan(pharmacist, packs[0], action="dispense", **dispense_context(county, prescription_number="RX-2"))
     assert r.status_code == 201
     (alert,) = alerts_of("pack_dispensed_twice")
     assert alert.subject_type == "inventory.packcode" and alert.severity == "high"

@@ -12,7 +12,7 @@ from audits.alerts import rules
 from audits.alerts.models import Alert
 from audits.models import Discrepancy
 from inventory.models import Dispense
-from tests.inventory.factories import dispense_payload
+from tests.inventory.factories import dispense_context
 from tests.reconciliation.scenario import Month
 from tests.scanning.scan_helpers import gs1_batch, stock_with_packs, trace_codes
 
@@ -20,8 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def dispense_pack(client, county, batch, pack, rx):
-    body = dispense_payload(county, batch, prescription_number=rx, pack_code=pack)
-    del body["batch"]
+    body = dispense_context(county, prescription_number=rx, pack_code=pack)
     r = client.post("/api/dispenses/", body, format="json")
     assert r.status_code == 201, r.content
     return r.json()["id"]
@@ -62,19 +61,20 @@ def test_the_daily_rule_catches_a_pack_twice_whose_alert_was_missed(county, clie
 
 
 def test_opening_the_reconciliation_before_the_filings_are_due_raises_nothing(
-        county, client_for, django_capture_on_commit_callbacks):
+        county, client_for, django_capture_on_commit_callbacks, monkeypatch):
     month = Month(county)
     due = periods.due_on(month.month, county.jurisdiction)
     (batch,) = month.batches(1)
     month.ship({batch: 10}, day=8)
     url = f"/api/reconciliations/?month={month.month:%Y-%m}&jurisdiction=430421"
-    if due >= timezone.localdate():  # the first days of a month: last month is not due yet
+    with monkeypatch.context() as m:  # opened the day before the filings are due
+        m.setattr(timezone, "localdate", lambda *a, **k: due - dt.timedelta(days=1))
         with django_capture_on_commit_callbacks(execute=True):
             r = client_for(county.office_admin).get(url)
-        assert r.status_code == 200, r.content
-        assert r.json()["summary"].get("shipped_not_filed") == 1  # shown...
-        assert "recorded" not in r.json() and not Discrepancy.objects.exists()  # ...not recorded
-        assert not Alert.objects.exists()
+    assert r.status_code == 200, r.content
+    assert r.json()["summary"].get("shipped_not_filed") == 1  # shown...
+    assert "recorded" not in r.json() and not Discrepancy.objects.exists()  # ...not recorded
+    assert not Alert.objects.exists()
     # Filed on time: after the due day the rule reconciles and finds the books agree.
     month.filing([month.row(batch, 10)])
     with django_capture_on_commit_callbacks(execute=True):

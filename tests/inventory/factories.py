@@ -90,6 +90,14 @@ def dispense_payload(county, batch, **overrides) -> dict:
     return body
 
 
+def dispense_context(county, **overrides) -> dict:
+    """A dispense's fields without its batch (a scanned or typed pack code names it)."""
+    body = dispense_payload(county, BatchFactory.build())
+    del body["batch"]
+    body.update(overrides)
+    return body
+
+
 def dispense_kwargs(county, batch, **overrides) -> dict:
     body = dispense_payload(county, batch, **overrides)
     body["batch"] = batch

@@ -101,44 +101,40 @@ def stocked(county):
     return batch
 
 
+def holds_only_itself(lock, work, *, relock: bool = True) -> None:
+    """While `lock()` is held in another transaction, `work()` commits; and (`relock`) a
+    second `lock()` of the same row still waits for the first (here: its lock_timeout)."""
+    with held(lock):
+        result = in_other_thread(work)
+        assert not isinstance(result, Exception), result
+        if relock:
+            again = in_other_thread(lock)
+            assert isinstance(again, OperationalError) and "lock timeout" in str(again), again
+
+
 def test_a_shipment_being_dispatched_to_the_clinic_does_not_hold_up_its_counter(county, stocked):
     stock_wholesaler(county, stocked, 5)
     draft = services.shipment_create(actor=county.clerk, recipient=county.hospital,
                                      lines=[{"batch": stocked, "quantity": 5}])
-    with held(lambda: locking.lock_shipment(draft.pk)):
-        result = in_other_thread(dispense(county, stocked))
-        assert not isinstance(result, Exception), result
-        # The shipment itself is still locked: a second dispatch waits for the first.
-        again = in_other_thread(lambda: locking.lock_shipment(draft.pk))
-        assert isinstance(again, OperationalError) and "lock timeout" in str(again), again
+    # (and the shipment itself is still locked: a second dispatch waits for the first)
+    holds_only_itself(lambda: locking.lock_shipment(draft.pk), dispense(county, stocked))
 
 
 def test_a_device_being_transferred_does_not_hold_up_its_holders_counter(county, stocked):
     device = file_device(county.hospital)
-    with held(lambda: device_services._locked(device)):
-        result = in_other_thread(dispense(county, stocked))
-        assert not isinstance(result, Exception), result
-        again = in_other_thread(lambda: device_services._locked(device))
-        assert isinstance(again, OperationalError) and "lock timeout" in str(again), again
+    holds_only_itself(lambda: device_services._locked(device), dispense(county, stocked))
 
 
 def test_a_count_being_closed_does_not_hold_up_the_counter(county, stocked):
     session = counts.count_session_open(actor=county.pharmacist)
-    with held(lambda: counts._lock(session)):
-        result = in_other_thread(dispense(county, stocked))
-        assert not isinstance(result, Exception), result
+    holds_only_itself(lambda: counts._lock(session), dispense(county, stocked), relock=False)
 
 
 def test_a_month_being_signed_does_not_hold_up_the_counter(county, stocked):
-    with held(lambda: closing.lock_holder(county.hospital)):
-        result = in_other_thread(dispense(county, stocked))
-        assert not isinstance(result, Exception), result
-        # Two signatures of the same holder still wait for each other.
-        again = in_other_thread(lambda: closing.lock_holder(county.hospital))
-        assert isinstance(again, OperationalError) and "lock timeout" in str(again), again
+    # (two signatures of the same holder still wait for each other)
+    holds_only_itself(lambda: closing.lock_holder(county.hospital), dispense(county, stocked))
 
 
 def test_a_sales_filing_being_stored_does_not_hold_up_the_wholesalers_intake(county, stocked):
-    with held(lambda: filings.lock_wholesaler(county.wholesaler)):
-        result = in_other_thread(lambda: stock_wholesaler(county, stocked, 3))
-        assert not isinstance(result, Exception), result
+    holds_only_itself(lambda: filings.lock_wholesaler(county.wholesaler), lambda: stock_wholesaler(county, stocked, 3),
+                      relock=False)

@@ -16,7 +16,12 @@ from scanning.models import ScanAnomaly, ScanLog
 from tests.conftest import error_of
 from tests.devices.factories import file_device, operator
 from tests.factories import UserFactory
-from tests.inventory.factories import BatchFactory, dispense_payload, stock_institution, stock_wholesaler
+from tests.inventory.factories import (
+    dispense_context,
+    dispense_payload,
+    stock_institution,
+    stock_wholesaler,
+)
 from tests.scanning.scan_helpers import (
     URL,
     expire,
@@ -32,13 +37,6 @@ pytestmark = pytest.mark.django_db
 
 def flags(response) -> set[str]:
     return {f["code"] for f in response.json()["flags"]}
-
-
-def dispense_context(county, **overrides) -> dict:
-    body = dispense_payload(county, BatchFactory.build())
-    del body["batch"]
-    body.update(overrides)
-    return body
 
 
 # --- lookup ------------------------------------------------------------------------------------

@@ -192,6 +192,7 @@ def test_a_fine_is_refused_on_a_case_that_is_not_being_penalised(county, client_
     assert r.status_code == 400 and error_of(r)["code"] == "case_fine_without_penalty", r.json()
     assert error_of(r)["message"] == "罚款只能在作出处罚决定时填写。"
     r = inspector.post(url, {"status": "transferred", "note": "移送公安"}, format="json")
+    assert r.status_code == 200, r.content
     closed = inspector.post(url, {"status": "closed", "outcome": "已移送公安机关处理"}, format="json").json()
     assert closed["fine_yuan"] is None and [e["fine_yuan"] for e in closed["events"]] == [None, None, None]
 
